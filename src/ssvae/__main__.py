@@ -1,0 +1,3 @@
+from ssvae.cli import main
+
+raise SystemExit(main())

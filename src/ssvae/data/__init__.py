@@ -1,0 +1,6 @@
+"""Data: MNIST-like datasets as in-memory tensors, binarization, minibatches."""
+from ssvae.data.binarize import BINARIZATIONS, binarize, minibatches
+from ssvae.data.datasets import DATASETS, ImageData, load_dataset, load_images
+from ssvae.data.idx import read_idx
+
+__all__ = ["BINARIZATIONS", "DATASETS", "ImageData", "binarize", "load_dataset", "load_images", "minibatches", "read_idx"]

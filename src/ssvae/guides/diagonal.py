@@ -1,0 +1,36 @@
+r"""The diagonal Gaussian family: q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)).
+
+The encoder's last layer outputs μ_φ(x) and log σ²_φ(x) (AEVB appendix C.2).
+Samples use the reparameterization trick, ``z = μ + σ ⊙ ε`` with ``ε ~ N(0, I)``,
+so gradients flow through z into φ. With the prior p(z) = N(0, I) both
+distributions are Gaussian and the KL has a closed form,
+
+.. math::
+
+    KL(q(z|x) \| p(z)) = -½ Σ_j (1 + log σ_j² - μ_j² - σ_j²),
+
+which :class:`pyro.infer.TraceMeanField_ELBO` uses in place of a Monte Carlo estimate.
+"""
+import pyro.distributions as dist
+import torch
+import torch.nn as nn
+
+from ssvae.guides.base import AmortizedGuide
+
+#: log σ² is clamped to this range so that exp() neither underflows nor overflows
+LOG_VAR_RANGE = (-20.0, 15.0)
+
+
+class DiagonalNormalGuide(AmortizedGuide):
+    """q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)), the AEVB encoder."""
+
+    has_analytic_kl = True
+
+    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide"):
+        super().__init__(x_dim, z_dim, hidden, activation, name)
+        self.loc = nn.Linear(self.feature_dim, self.z_dim)
+        self.log_var = nn.Linear(self.feature_dim, self.z_dim)
+
+    def build_posterior(self, h):
+        scale = torch.exp(0.5 * self.log_var(h).clamp(*LOG_VAR_RANGE))
+        return dist.Normal(self.loc(h), scale, validate_args=False).to_event(1)

@@ -1,0 +1,119 @@
+r"""One trainer for every model and guide: stochastic variational inference.
+
+Each step draws z ~ q_φ(z|x), evaluates the Pyro ELBO's differentiable loss
+``-ELBO`` (a :class:`pyro.infer.elbo.ELBOModule`), backpropagates into both θ
+(model) and φ (guide), and takes one optimizer step. The optimizer is a plain
+``torch.optim`` optimizer over the two modules' own parameters, with one
+parameter group each — so the model and the guide can have different learning
+rates, and saving/loading is ``state_dict`` only, independent of Pyro's global
+param store.
+"""
+import math
+import time
+
+import pyro
+import torch
+from pyro.optim.clipped_adam import ClippedAdam
+from tqdm.auto import tqdm
+
+from ssvae.errors import SsvaeError, TrainingDiverged
+from ssvae.inference.checkpoint import load_module_state
+from ssvae.inference.elbo import make_elbo
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "clipped-adam": ClippedAdam}
+
+
+class Trainer:
+    """SVI for a model/guide pair.
+
+    :param model: Pyro model (a PyroModule; θ = its parameters).
+    :param guide: Pyro guide (a PyroModule; φ = its parameters).
+    :param str elbo: ``"meanfield"`` (closed-form KL) or ``"trace"`` (Monte Carlo KL).
+    :param int num_particles: samples of z per image and step (vectorized).
+    :param str optimizer: ``"adam"`` or ``"clipped-adam"`` (Pyro's Adam with element-wise
+        gradient clipping at ``clip_norm`` and learning-rate decay ``lrd``).
+    :param float lr: learning rate of θ (and of φ unless ``guide_lr`` is given).
+    :param float guide_lr: learning rate of φ.
+    :param float clip_norm: clip the global gradient norm (Adam) or each gradient
+        element (ClippedAdam) at this value; None for no clipping.
+    """
+
+    def __init__(self, model, guide, elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3,
+                 guide_lr=None, clip_norm=None, lrd=1.0, loss=None):
+        if optimizer not in OPTIMIZERS:
+            raise SsvaeError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        for what, value in (("lr", lr), ("guide_lr", guide_lr), ("clip_norm", clip_norm)):
+            if value is not None and not value > 0:
+                raise SsvaeError(f"{what} must be positive, got {value}")
+        self.model, self.guide = model, guide
+        self.loss = loss if loss is not None else make_elbo(elbo, num_particles, guide)(model, guide)
+        groups = [{"params": list(model.parameters()), "lr": lr},
+                  {"params": list(guide.parameters()), "lr": guide_lr or lr}]
+        if optimizer == "clipped-adam":
+            self.optimizer = ClippedAdam(groups, lr=lr, clip_norm=clip_norm or 10.0, lrd=lrd)
+            self.clip_norm = None
+        else:
+            self.optimizer = torch.optim.Adam(groups, lr=lr)
+            self.clip_norm = clip_norm
+        self.history = []
+
+    def step(self, *args, **kwargs):
+        """One gradient step on the loss at these arguments; returns the loss value."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(*args, **kwargs)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"the loss became {value}")
+        loss.backward()
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in self.optimizer.param_groups for p in g["params"]], self.clip_norm)
+        self.optimizer.step()
+        return value
+
+    def fit(self, batches, epochs, num_data, evaluate=None, on_epoch_end=None, progress=True):
+        """Train from epoch ``len(self.history) + 1`` to ``epochs``.
+
+        :param batches: ``batches(epoch)`` returns a sized iterable of ``(args, kwargs)``
+            for :meth:`step`.
+        :param int num_data: training set size; the reported ``train_elbo`` is the
+            mean per-image ELBO, ``-loss / num_data``.
+        :param evaluate: ``evaluate(epoch)`` returns a dict of metrics for the row.
+        :param on_epoch_end: ``on_epoch_end(epoch, row)``, e.g. to write a checkpoint.
+        :returns: the history, a list of one dict per epoch.
+        """
+        for epoch in range(len(self.history) + 1, epochs + 1):
+            start, total, steps = time.perf_counter(), 0.0, 0
+            bar = tqdm(batches(epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                       leave=False, dynamic_ncols=True)
+            with pyro.validation_enabled(False):  # data were checked once, up front
+                for args, kwargs in bar:
+                    try:
+                        total += self.step(*args, **kwargs)
+                    except TrainingDiverged as e:
+                        raise TrainingDiverged(f"{e} at epoch {epoch}, step {steps + 1}") from None
+                    steps += 1
+                    if steps % 20 == 0:
+                        bar.set_postfix(elbo=f"{-total / steps / num_data:.2f}")
+            row = {"epoch": epoch, "train_elbo": -total / max(steps, 1) / num_data,
+                   "seconds": time.perf_counter() - start}
+            if evaluate is not None:
+                row.update(evaluate(epoch))
+            self.history.append(row)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, row)
+        return self.history
+
+    def state_dict(self):
+        return {"model": self.model.state_dict(), "guide": self.guide.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "history": list(self.history)}
+
+    def load_state_dict(self, state, path="checkpoint"):
+        load_module_state(self.model, state["model"], "model", path)
+        load_module_state(self.guide, state["guide"], "guide", path)
+        if "optimizer" in state:
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+            except (ValueError, KeyError) as e:
+                raise SsvaeError(f"the optimizer state in {path} does not match ({e}); resume with the same --optimizer")
+        self.history = list(state.get("history", []))

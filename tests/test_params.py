@@ -64,3 +64,17 @@ def test_fit_changes_weights_through_the_trainer(binary_batch):
     vae.fit(binary_batch, epochs=1, batch_size=16, progress=False)
     after = list(vae.model.parameters()) + list(vae.guide.parameters())
     assert all(not torch.equal(a, b) for a, b in zip(after, before))
+
+
+def test_pyro_svi_with_pyro_optim_trains_the_modules_own_weights(binary_batch):
+    from pyro.infer import SVI, TraceMeanField_ELBO
+    from pyro.optim import Adam
+
+    model, guide = VAEModel(784, 4, (16,)), DiagonalNormalGuide(784, 4, (16,))
+    decoder_w = model.decoder.logits.weight.detach().clone()
+    encoder_w = guide.loc.weight.detach().clone()
+    svi = SVI(model, guide, Adam({"lr": 1e-2}), TraceMeanField_ELBO())
+    losses = [svi.step(binary_batch, num_data=1000) for _ in range(30)]
+    assert losses[-1] < losses[0]
+    assert not torch.equal(model.decoder.logits.weight, decoder_w)
+    assert not torch.equal(guide.loc.weight, encoder_w)

@@ -1,4 +1,4 @@
-"""The ``ssvae`` command line: ``train``, ``evaluate`` and ``sample``.
+"""The ``ssvae`` command line: ``train``, ``evaluate``, ``sample`` and ``predict``.
 
 Run ``ssvae COMMAND --help`` for every flag. Problems with input, data or files
 are reported as one line, ``ssvae: error: ...``, with exit status 2.
@@ -7,16 +7,27 @@ import argparse
 import os
 import sys
 
+import numpy as np
+import pandas as pd
 import pyro
+import torch
 
 from ssvae import plots, runs
-from ssvae.data import BINARIZATIONS, DATASETS
+from ssvae.data import BINARIZATIONS, DATASETS, read_idx
 from ssvae.errors import SsvaeError
 from ssvae.guides import GUIDES
 from ssvae.inference import ELBOS, OPTIMIZERS
+from ssvae.inference.checkpoint import save_table
+from ssvae.inference.semisupervised import ENUMERATIONS
 from ssvae.models import ACTIVATIONS, DECODERS
 
-D = runs.DEFAULTS
+D = runs.defaults("vae")
+M = runs.defaults("m2")
+
+
+def _both(key):
+    """'vae: X, m2: Y' for options whose default depends on the model."""
+    return D[key] if D[key] == M[key] else f"vae {D[key]}, m2 {M[key]}"
 
 
 def _positive_int(text):
@@ -40,10 +51,13 @@ def _positive_float(text):
 
 
 def _add_train(sub):
-    p = sub.add_parser("train", help="train a VAE and write a run directory",
-                       description="Train the AEVB variational autoencoder with SVI and write a run directory "
-                                   "(config.json, checkpoint.pt, history.csv, metrics.json, pictures).")
-    p.add_argument("--out", default="runs/vae", help="run directory to create (default: runs/vae)")
+    p = sub.add_parser("train", help="train a model and write a run directory",
+                       description="Train the AEVB variational autoencoder (--model vae) or the semi-supervised M2 "
+                                   "(--model m2) with SVI and write a run directory (config.json, checkpoint.pt, "
+                                   "history.csv, metrics.json, pictures).")
+    p.add_argument("--model", choices=sorted(runs.ESTIMATORS), help="vae: unsupervised AEVB / M1; m2: semi-supervised "
+                   "M2 with a few labels (default: vae)")
+    p.add_argument("--out", default="runs/run", help="run directory to create (default: runs/run)")
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted or finished run in DIR from its "
                    "checkpoint (only --epochs, --device and --quiet may be given with it)")
     g = p.add_argument_group("data")
@@ -61,37 +75,54 @@ def _add_train(sub):
                    f"gaussian, cbernoulli (continuous Bernoulli on [0,1]) (default: {D['likelihood']})")
     g.add_argument("--z-dim", type=_positive_int, help=f"latent size (default: {D['z_dim']})")
     g.add_argument("--hidden", type=_positive_int, nargs="+", metavar="H",
-                   help=f"hidden layer sizes of decoder and encoder, e.g. 500 500 (default: {D['hidden'][0]})")
-    g.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default: {D['activation']})")
-    g.add_argument("--guide", choices=sorted(GUIDES), help=f"posterior family q(z|x) (default: {D['guide']})")
+                   help=f"hidden layer sizes of decoder and encoder, e.g. 500 500 (default: {_both('hidden')})")
+    g.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default: {_both('activation')})")
+    g.add_argument("--guide", choices=sorted(GUIDES), help=f"posterior family of z (default: {D['guide']})")
+    g = p.add_argument_group("M2 (--model m2)")
+    g.add_argument("--labels", type=_positive_int, metavar="N", help="labelled training images, balanced per "
+                   f"class and drawn with --seed; the rest are unlabelled (default: {M['labels']})")
+    g.add_argument("--alpha", type=float, help="weight of the classification loss, absolute (default: "
+                   "--alpha-per-image x the number of training images)")
+    g.add_argument("--alpha-per-image", type=float, metavar="A", help="alpha = A x N training images; the paper "
+                   f"used 0.1 (default: {M['alpha_per_image']})")
+    g.add_argument("--enumerate", choices=ENUMERATIONS, help="how unlabelled y is summed out: parallel or sequential "
+                   f"enumeration (exact), or sample (score function) (default: {M['enumerate']})")
+    g.add_argument("--labelled-batch-size", type=_positive_int, metavar="B", help="labelled images per step, "
+                   f"cycled (default: {M['labelled_batch_size']})")
+    g.add_argument("--classifier-hidden", type=_positive_int, nargs="+", metavar="H",
+                   help=f"hidden sizes of the classifier q(y|x) (default: {M['classifier_hidden'][0]})")
+    g.add_argument("--no-baseline", dest="baseline", action="store_const", const=False,
+                   help="skip training the labelled-only baseline classifier")
     g = p.add_argument_group("objective and optimizer")
-    g.add_argument("--elbo", choices=sorted(ELBOS), help="meanfield: closed-form KL (TraceMeanField_ELBO); trace: "
-                   f"Monte Carlo KL (Trace_ELBO) (default: {D['elbo']})")
+    g.add_argument("--elbo", choices=sorted(ELBOS), help="(vae) meanfield: closed-form KL (TraceMeanField_ELBO); "
+                   f"trace: Monte Carlo KL (Trace_ELBO) (default: {D['elbo']})")
     g.add_argument("--num-particles", type=_positive_int, help="samples of z per image and step (default: 1)")
     g.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"(default: {D['optimizer']})")
-    g.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {D['lr']})")
+    g.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {_both('lr')})")
     g.add_argument("--guide-lr", type=_positive_float, help="learning rate of the guide (default: --lr)")
     g.add_argument("--clip-norm", type=_positive_float, help="clip the gradient norm (adam) or each gradient "
                    "element (clipped-adam) at this value (default: no clipping; clipped-adam: 10)")
     g = p.add_argument_group("run")
     g.add_argument("--epochs", type=_positive_int, help=f"training epochs (default: {D['epochs']})")
-    g.add_argument("--batch-size", type=_positive_int, help=f"minibatch size (default: {D['batch_size']})")
+    g.add_argument("--batch-size", type=_positive_int, help=f"minibatch size (m2: unlabelled images per step) "
+                   f"(default: {_both('batch_size')})")
     g.add_argument("--seed", type=int, help=f"random seed (default: {D['seed']})")
-    g.add_argument("--iwae-k", type=int, metavar="K", help="importance samples for the test log-likelihood after "
-                   f"training; 0 skips it (default: {D['iwae_k']})")
+    g.add_argument("--iwae-k", type=int, metavar="K", help="(vae) importance samples for the test log-likelihood "
+                   f"after training; 0 skips it (default: {D['iwae_k']})")
     g.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     p.set_defaults(run=cmd_train)
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="ELBO and IWAE log-likelihood of a trained run",
-                       description="Evaluate a run: mean per-image ELBO, its terms E_q[log p(x|z)] and KL, and the "
-                                   "importance-weighted estimate of log p(x); merged into RUN_DIR/metrics.json.")
+    p = sub.add_parser("evaluate", help="ELBO and IWAE log-likelihood (vae) or accuracy (m2) of a run",
+                       description="Evaluate a run, merged into RUN_DIR/metrics.json. vae: mean per-image ELBO, its "
+                                   "terms E_q[log p(x|z)] and KL, and the importance-weighted estimate of log p(x); "
+                                   "m2: classification accuracy.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'ssvae train'")
     p.add_argument("--split", choices=["test", "val", "train"], default="test", help="(default: test)")
-    p.add_argument("--iwae-k", type=int, default=1000, metavar="K",
-                   help="importance samples per image; 0 skips the estimate (default: 1000)")
+    p.add_argument("--iwae-k", type=int, metavar="K",
+                   help="(vae) importance samples per image; 0 skips the estimate (default: 1000)")
     p.add_argument("--batch-size", type=_positive_int, default=1000, help="images per ELBO batch (default: 1000)")
     p.add_argument("--data-dir", metavar="DIR", help="read the data from DIR instead of where the run found them")
     p.add_argument("--device", choices=["cpu", "cuda"], help="(default: the run's)")
@@ -113,22 +144,39 @@ def _add_sample(sub):
     p.set_defaults(run=cmd_sample)
 
 
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="classify images with a trained M2 run",
+                       description="Class probabilities q(y|x) and labels for images in an idx, .npy or .pt file "
+                                   "((N, 28, 28) or (N, 784); uint8 0..255 or float 0..1), as CSV.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'ssvae train --model m2'")
+    p.add_argument("input", metavar="INPUT", help="images to classify")
+    p.add_argument("--out", help="CSV file to write (default: print to stdout)")
+    p.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "checkpoint.pt"],
+                   help="best validation accuracy (default) or last epoch")
+    p.add_argument("--seed", type=int, default=0, help="seed of the binarization draw (default: 0)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="(default: the run's)")
+    p.set_defaults(run=cmd_predict)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="ssvae", description="Deep generative models of images in Pyro: the "
-                                     "AEVB variational autoencoder (Kingma & Welling 2013).")
+    parser = argparse.ArgumentParser(prog="ssvae", description="Deep generative models of images with few labels, "
+                                     "in Pyro: the AEVB variational autoencoder (Kingma & Welling 2013) and the "
+                                     "semi-supervised M2 (Kingma et al. 2014).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     _add_evaluate(sub)
     _add_sample(sub)
+    _add_predict(sub)
     return parser
 
 
-RUN_OPTIONS = [k for k in runs.DEFAULTS if k != "device"]
+#: every train option of any model; with --resume only epochs (and device) may be given
+RUN_OPTIONS = sorted(set(runs.defaults("vae")) | set(runs.defaults("m2")))
 
 
 def cmd_train(args):
     if args.resume:
-        fixed = [k for k in RUN_OPTIONS if k != "epochs" and getattr(args, k, None) is not None]
+        fixed = [k for k in RUN_OPTIONS if k not in ("epochs", "device") and getattr(args, k, None) is not None]
         if fixed:
             flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
             raise SsvaeError(f"{flags} cannot change with --resume: the run's config.json fixes them; "
@@ -136,35 +184,87 @@ def cmd_train(args):
         runs.train(args.resume, resume=True, epochs=args.epochs, progress=not args.quiet)
         out = args.resume
     else:
-        options = {k: getattr(args, k, None) for k in runs.DEFAULTS}
-        _, metrics = runs.train(args.out, options, progress=not args.quiet)
+        options = {k: getattr(args, k, None) for k in RUN_OPTIONS}
+        runs.train(args.out, options, progress=not args.quiet)
         out = args.out
-    metrics = runs.load_json(os.path.join(out, "metrics.json"))
-    print(_summary(metrics, "test"))
+    print(_summary(runs.load_json(os.path.join(out, "metrics.json")), "test"))
     print(f"run written to {out}/ (history.csv, metrics.json, checkpoint.pt, pictures)")
 
 
 def cmd_evaluate(args):
-    vae, config = runs.load_run(args.run_dir, device=args.device)
+    estimator, config = runs.load_run(args.run_dir, device=args.device)
+    options = {"batch_size": args.batch_size}
+    if config.get("model", "vae") == "vae":
+        options["iwae_k"] = 1000 if args.iwae_k is None else args.iwae_k
+    elif args.iwae_k is not None:
+        raise SsvaeError("--iwae-k applies to vae runs; an m2 run is evaluated by its accuracy")
     data = runs.load_data(config, data_dir=args.data_dir)
     pyro.set_rng_seed(args.seed)
-    metrics = runs.evaluate_run(args.run_dir, vae, data, args.split, args.iwae_k, args.batch_size,
-                                progress=not args.quiet)
+    metrics = runs.evaluate_run(args.run_dir, estimator, data, args.split, config, progress=not args.quiet,
+                                **options)
     print(_summary(metrics, args.split))
 
 
 def cmd_sample(args):
-    vae, config = runs.load_run(args.run_dir, device=args.device)
+    estimator, config = runs.load_run(args.run_dir, device=args.device)
     pyro.set_rng_seed(args.seed)
-    images = vae.sample(args.num, mean=not args.binary)
-    side = int(round(vae.model.x_dim ** 0.5))
-    shape = (side, side) if side * side == vae.model.x_dim else (1, vae.model.x_dim)
+    if estimator.kind == "m2":  # rows of each class
+        k = estimator.num_classes
+        labels = torch.arange(k).repeat(-(-args.num // k))[:args.num]
+        images, nrow = estimator.sample(labels, mean=not args.binary), k
+    else:
+        images, nrow = estimator.sample(args.num, mean=not args.binary), args.nrow
+    x_dim = estimator.model.x_dim
+    side = int(round(x_dim ** 0.5))
     out = args.out or os.path.join(args.run_dir, f"samples-seed{args.seed}.png")
-    plots.save_grid(out, images, shape, nrow=args.nrow)
+    plots.save_grid(out, images, (side, side) if side * side == x_dim else (1, x_dim), nrow=nrow)
     print(f"wrote {args.num} samples to {out}")
 
 
+def cmd_predict(args):
+    estimator, config = runs.load_run(args.run_dir, device=args.device, checkpoint=args.checkpoint)
+    if estimator.kind != "m2":
+        raise SsvaeError(f"{args.run_dir} is a {estimator.kind!r} run; predict needs a classifier (--model m2)")
+    x = read_images(args.input, estimator.model.x_dim)
+    if config["binarize"] != "none":  # as the test set: one seeded Bernoulli draw
+        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(args.seed))
+    probs, labels = estimator.predict(x)
+    frame = pd.DataFrame(probs.cpu().numpy(), columns=[f"prob_{k}" for k in range(probs.shape[1])])
+    frame.insert(0, "label", labels.cpu().numpy())
+    if args.out:
+        save_table(args.out, frame.reset_index(names="index"))
+        print(f"wrote predictions for {len(frame)} images to {args.out}")
+    else:
+        print(frame.reset_index(names="index").to_csv(index=False), end="")
+
+
+def read_images(path, x_dim):
+    """Images from an idx file, a .npy or a .pt tensor: (N, H, W) or (N, H*W), uint8 0..255 or float 0..1."""
+    if not os.path.isfile(path):
+        raise SsvaeError(f"input {path} not found; give an idx, .npy or .pt file of images")
+    if path.endswith(".npy"):
+        x = torch.from_numpy(np.load(path))
+    elif path.endswith(".pt"):
+        x = torch.load(path, weights_only=True)
+        if not torch.is_tensor(x):
+            raise SsvaeError(f"{path} holds a {type(x).__name__}, not a tensor of images")
+    else:
+        x = read_idx(path)
+    x = x.reshape(x.shape[0], -1) if x.dim() > 1 else x
+    if x.dim() != 2 or x.shape[1] != x_dim:
+        raise SsvaeError(f"{path} holds images of shape {tuple(x.shape)}, but the model takes {x_dim} pixels each")
+    x = x.float() / 255.0 if not x.is_floating_point() else x.float()
+    if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise SsvaeError(f"{path}: pixel values must be 0..255 (integers) or 0..1 (floats) without NaN")
+    return x
+
+
 def _summary(metrics, split):
+    if f"{split}_accuracy" in metrics:
+        text = f"{split} accuracy {100 * metrics[f'{split}_accuracy']:.2f}%"
+        if split == "test" and "baseline_test_accuracy" in metrics:
+            text += f" | labelled-only baseline {100 * metrics['baseline_test_accuracy']:.2f}%"
+        return text
     parts = [f"{split} ELBO {metrics[f'{split}_elbo']:.2f}",
              f"E_q[log p(x|z)] {metrics[f'{split}_log_lik']:.2f}", f"KL {metrics[f'{split}_kl']:.2f}"]
     if f"{split}_log_px" in metrics:

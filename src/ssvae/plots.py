@@ -30,24 +30,23 @@ def save_figure(path, fig):
 
 
 def learning_curves(path, history):
-    """ELBO per epoch (train and validation) and the validation ELBO's two terms."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax1.plot(history["epoch"], history["train_elbo"], label="train ELBO", marker=".")
-    if "val_elbo" in history:
-        ax1.plot(history["epoch"], history["val_elbo"], label="validation ELBO", marker=".")
-    ax1.set(xlabel="epoch", ylabel="nats per image", title="ELBO (higher is better)")
-    ax1.legend()
-    if "val_log_lik" in history:
-        ax2.plot(history["epoch"], history["val_log_lik"], label="E_q[log p(x|z)]", marker=".")
-        ax2.plot(history["epoch"], -history["val_kl"], label="-KL(q(z|x) || p(z))", marker=".")
-        ax2.set(xlabel="epoch", ylabel="nats per image", title="validation ELBO terms")
-        ax2.legend()
+    """One small panel per reported quantity (ELBO terms, losses, accuracies) against the epoch."""
+    columns = [c for c in history.columns if c not in ("epoch", "seconds")]
+    ncols = min(3, len(columns))
+    nrows = -(-len(columns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        ax.plot(history["epoch"], history[column], marker=".")
+        ax.set(xlabel="epoch", title=column.replace("_", " "))
+    for ax in list(axes.flat)[len(columns):]:
+        ax.axis("off")
+    fig.tight_layout()
     save_figure(path, fig)
 
 
 def latent_scatter(path, z, labels, title="posterior means E_q[z|x] of test images"):
     """Scatter of 2-D latent codes coloured by class label."""
-    z, labels = z.detach().cpu(), labels.detach().cpu()
+    z, labels = z.detach().cpu().numpy(), labels.detach().cpu().numpy()
     fig, ax = plt.subplots(figsize=(6, 5.2))
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
     fig.colorbar(points, ax=ax, label="label")
@@ -61,3 +60,26 @@ def reconstruction_pairs(originals, reconstructions, per_row=8):
     for start in range(0, originals.shape[0], per_row):
         rows += [originals[start:start + per_row], reconstructions[start:start + per_row]]
     return torch.cat(rows)
+
+
+def confusion_matrix(path, counts):
+    """Heat map of a (true x predicted) count matrix."""
+    counts = counts.cpu()
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    image = ax.imshow(counts, cmap="Blues")
+    for (i, j), value in zip(((i, j) for i in range(counts.shape[0]) for j in range(counts.shape[1])),
+                             counts.flatten().tolist()):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=6,
+                color="white" if value > counts.max() / 2 else "black")
+    fig.colorbar(image, ax=ax)
+    ax.set(xlabel="predicted class", ylabel="true class", title="test confusion matrix",
+           xticks=range(counts.shape[1]), yticks=range(counts.shape[0]))
+    save_figure(path, fig)
+
+
+def project_2d(z):
+    """The first two principal components of ``z`` (N, D)."""
+    z = z.detach().cpu()
+    centred = z - z.mean(0)
+    _, _, v = torch.pca_lowrank(centred, q=2, center=False)
+    return centred @ v[:, :2]

@@ -1,14 +1,19 @@
-"""Run directories: what ``ssvae train`` / ``evaluate`` / ``sample`` read and write.
+"""Run directories: what ``ssvae train`` / ``evaluate`` / ``sample`` / ``predict`` read and write.
+
+One flow serves every model (``--model vae`` or ``m2``): the model class
+(:class:`~ssvae.VAE`, :class:`~ssvae.M2`) supplies its options and defaults
+(``RUN_DEFAULTS``) and hooks (fit on a dataset, evaluate a split, draw pictures);
+this module handles configs, checkpoints, resuming, divergence and metrics.
 
 A run directory (``--out DIR``) holds:
 
-- ``config.json``: every option of the run (model, data, training);
+- ``config.json``: every option of the run;
 - ``checkpoint.pt``: state_dicts of model, guide and optimizer, the epoch
-  history and the RNG state, rewritten atomically after every epoch;
-- ``history.csv``: one row per epoch (train ELBO, validation ELBO and its terms, seconds);
-- ``metrics.json``: test ELBO, its terms and the IWAE log-likelihood estimate;
-- pictures: ``reconstructions.png``, ``samples.png``, ``learning_curves.png`` and,
-  for a 2-D latent space, ``latent.png``.
+  history, the RNG state and the model config, rewritten atomically after every
+  epoch; ``best.pt``: the same at the epoch with the best validation score;
+- ``history.csv``: one row per epoch; ``metrics.json``: the test metrics;
+- pictures (``learning_curves.png`` and the model's own) and, for M2,
+  ``labelled.csv`` (the labelled subset) and ``confusion.csv``.
 """
 import os
 import time
@@ -21,29 +26,32 @@ from ssvae import plots
 from ssvae.data import binarize, load_dataset
 from ssvae.errors import SsvaeError, TrainingDiverged
 from ssvae.inference.checkpoint import load_json, save_json, save_table
+from ssvae.m2 import M2
 from ssvae.vae import VAE
 
-#: options of a run and their defaults; ``config.json`` holds all of them
-DEFAULTS = dict(
-    # model and guide
-    z_dim=50, hidden=[400], activation="tanh", likelihood="bernoulli", guide="diagonal",
-    # objective and optimizer
-    elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3, guide_lr=None, clip_norm=None,
-    # data
-    dataset="fashion-mnist", data_dir=None, train_size=None, binarize="dynamic", download=True,
-    # training and evaluation
-    epochs=10, batch_size=128, seed=0, iwae_k=100, device="cpu",
-)
-MODEL_KEYS = ("z_dim", "hidden", "activation", "likelihood", "guide", "elbo", "num_particles",
-              "optimizer", "lr", "guide_lr", "clip_norm")
+ESTIMATORS = {"vae": VAE, "m2": M2}
+
+#: options every run has, whatever the model
+COMMON_DEFAULTS = dict(model="vae", dataset="fashion-mnist", data_dir=None, train_size=None, binarize="dynamic",
+                       download=True, epochs=10, seed=0, device="cpu")
+
+
+def defaults(model="vae"):
+    """All options of a ``model`` run with their defaults."""
+    if model not in ESTIMATORS:
+        raise SsvaeError(f"unknown model {model!r}; choose one of {', '.join(ESTIMATORS)}")
+    return dict(COMMON_DEFAULTS, model=model, **ESTIMATORS[model].RUN_DEFAULTS)
 
 
 def make_config(**options):
-    """A full run config: :data:`DEFAULTS` updated by ``options`` (None keeps the default)."""
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise SsvaeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    return dict(DEFAULTS, **{k: v for k, v in options.items() if v is not None})
+    """A full run config: the model's defaults updated by ``options`` (None keeps the default)."""
+    base = defaults(options.get("model") or "vae")
+    given = {k: v for k, v in options.items() if v is not None}
+    foreign = sorted(set(given) - set(base))
+    if foreign:
+        flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        raise SsvaeError(f"{flags} do(es) not apply to --model {base['model']}; drop it or choose another --model")
+    return dict(base, **given)
 
 
 def load_data(config, data_dir=None):
@@ -53,26 +61,25 @@ def load_data(config, data_dir=None):
     return binarize(data.to(config["device"]), config["binarize"], seed=config["seed"])
 
 
-def load_run(out, device=None, restore_rng=False):
-    """``(vae, config)`` of the run in ``out``, from its config.json and checkpoint.pt."""
+def load_run(out, device=None, restore_rng=False, checkpoint="checkpoint.pt"):
+    """``(estimator, config)`` of the run in ``out``."""
     config = load_json(os.path.join(out, "config.json"))
     if device is not None:
         config["device"] = device
-    vae = VAE.load(os.path.join(out, "checkpoint.pt"), device=config["device"], restore_rng=restore_rng)
-    return vae, config
+    cls = ESTIMATORS.get(config.get("model", "vae"))
+    if cls is None:
+        raise SsvaeError(f"{out}/config.json names an unknown model {config.get('model')!r}")
+    return cls.load(os.path.join(out, checkpoint), device=config["device"], restore_rng=restore_rng), config
 
 
 def train(out, config=None, resume=False, epochs=None, progress=True, log=print):
-    """Train a run into ``out``, or continue the one there (``resume=True``).
-
-    Writes the files listed in the module docstring and returns ``(vae, metrics)``.
-    """
+    """Train a run into ``out``, or continue the one there (``resume=True``); returns ``(estimator, metrics)``."""
     if resume:
-        vae, config = load_run(out, restore_rng=True)
+        estimator, config = load_run(out, restore_rng=True)
         if epochs is not None:
             config["epochs"] = int(epochs)
             save_json(os.path.join(out, "config.json"), config)
-        log(f"resuming {out} after epoch {len(vae.history)} of {config['epochs']}")
+        log(f"resuming {out} after epoch {len(estimator.history)} of {config['epochs']}")
         data = load_data(config)
     else:
         config = make_config(**(config or {}))
@@ -81,62 +88,48 @@ def train(out, config=None, resume=False, epochs=None, progress=True, log=print)
                              "or choose another --out")
         data = load_data(config)
         pyro.set_rng_seed(config["seed"])
-        vae = VAE(x_dim=data.x_dim, device=config["device"], **{k: config[k] for k in MODEL_KEYS})
-        vae.check_data(data.x_train, "training images", config["binarize"] == "dynamic")
+        estimator = ESTIMATORS[config["model"]].from_config(config, data)
+        estimator.check_run(data, config)  # refuse bad input before anything is written
         os.makedirs(out, exist_ok=True)
         save_json(os.path.join(out, "config.json"), config)
-    checkpoint = os.path.join(out, "checkpoint.pt")
+        estimator.start_run(out, data, config)
+    metric = estimator.selection_metric
 
     def on_epoch_end(epoch, row):
-        vae.save(checkpoint)
-        save_table(os.path.join(out, "history.csv"), pd.DataFrame(vae.history))
-        message = "  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+        estimator.save(os.path.join(out, "checkpoint.pt"))
+        scores = [r[metric] for r in estimator.history if metric in r]
+        if metric in row and row[metric] >= max(scores):
+            estimator.save(os.path.join(out, "best.pt"))
+        save_table(os.path.join(out, "history.csv"), pd.DataFrame(estimator.history))
+        message = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
         (tqdm.write if progress else log)(message)
 
     start = time.perf_counter()
     try:
-        vae.fit(data.x_train, config["epochs"], config["batch_size"],
-                dynamic_binarization=config["binarize"] == "dynamic", x_val=data.x_val,
-                progress=progress, on_epoch_end=on_epoch_end)
+        estimator.fit_data(data, config, progress=progress, on_epoch_end=on_epoch_end)
     except TrainingDiverged as e:
-        kept = (f"the last good checkpoint (epoch {len(vae.history)}) is kept in {out}" if vae.history
+        kept = (f"the last good checkpoint (epoch {len(estimator.history)}) is kept in {out}" if estimator.history
                 else "no checkpoint was written")
         raise TrainingDiverged(f"{e}; {kept}; lower --lr or set --clip-norm") from None
-    metrics = evaluate_run(out, vae, data, "test", config["iwae_k"], progress=progress)
-    history = pd.DataFrame(vae.history)
+    save_json(os.path.join(out, "config.json"), config)  # with values fixed during fit (M2's alpha)
+    history = pd.DataFrame(estimator.history)
+    metrics = evaluate_run(out, estimator, data, "test", config, progress=progress)
     metrics.update(epochs=len(history), train_seconds=round(float(history["seconds"].sum()), 2),
                    mean_epoch_seconds=round(float(history["seconds"].mean()), 3),
                    wall_seconds_this_call=round(time.perf_counter() - start, 2))
     save_json(os.path.join(out, "metrics.json"), metrics)
-    write_pictures(out, vae, data, history)
-    return vae, metrics
+    estimator.write_pictures(out, data)
+    plots.learning_curves(os.path.join(out, "learning_curves.png"), history)
+    return estimator, metrics
 
 
-def evaluate_run(out, vae, data, split="test", iwae_k=None, batch_size=1000, progress=False):
-    """Metrics of ``split`` (``{split}_elbo``, ``_log_lik``, ``_kl``, ``_log_px``), merged into metrics.json."""
-    x, _ = data.split(split)
+def evaluate_run(out, estimator, data, split, config, progress=False, **options):
+    """The estimator's metrics on ``split``, merged into ``out/metrics.json``."""
     start = time.perf_counter()
-    values = vae.evaluate(x, iwae_samples=iwae_k or None, batch_size=batch_size,
-                          iwae_batch_size=max(1, min(batch_size, 20000 // max(1, iwae_k or 1))),
-                          progress=progress)
-    metrics = {f"{split}_{k}": v for k, v in values.items()}
-    if iwae_k:
-        metrics[f"{split}_iwae_k"] = int(iwae_k)
+    metrics = estimator.evaluate_data(data, split, config, progress=progress, **options)
     metrics[f"{split}_eval_seconds"] = round(time.perf_counter() - start, 2)
     path = os.path.join(out, "metrics.json")
     merged = load_json(path) if os.path.exists(path) else {}
     merged.update(metrics)
     save_json(path, merged)
     return merged
-
-
-def write_pictures(out, vae, data, history):
-    """Reconstructions, prior samples, learning curves and (2-D latent) the latent scatter."""
-    shape = data.image_shape
-    originals = data.x_test[:32]
-    plots.save_grid(os.path.join(out, "reconstructions.png"),
-                    plots.reconstruction_pairs(originals, vae.reconstruct(originals)), shape)
-    plots.save_grid(os.path.join(out, "samples.png"), vae.sample(64), shape)
-    plots.learning_curves(os.path.join(out, "learning_curves.png"), history)
-    if vae.model.z_dim == 2:
-        plots.latent_scatter(os.path.join(out, "latent.png"), vae.encode(data.x_test), data.y_test)

@@ -13,20 +13,21 @@ Example::
     vae.fit(x_train, epochs=10, dynamic_binarization=True, x_val=x_val)
     print(vae.evaluate(x_test, iwae_samples=1000))
 """
-import torch
-from torch.distributions import constraints
+import os
 
+import torch
+
+from ssvae import plots
 from ssvae.data.binarize import minibatches
 from ssvae.errors import SsvaeError
+from ssvae.estimator import Estimator, resolve_device
 from ssvae.guides import make_guide
-from ssvae.inference.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.inference.evaluation import evaluate
-from ssvae.inference.params import parameter_table
 from ssvae.inference.trainer import Trainer
 from ssvae.models.vae import VAEModel
 
 
-class VAE:
+class VAE(Estimator):
     """AEVB variational autoencoder (also the M1 model of Kingma et al. 2014).
 
     :param int x_dim: pixels per image.
@@ -44,6 +45,12 @@ class VAE:
     :param str device: ``"cpu"`` or ``"cuda"``.
     """
 
+    kind = "vae"
+    #: ``ssvae train`` options of this model and their defaults
+    RUN_DEFAULTS = dict(z_dim=50, hidden=[400], activation="tanh", likelihood="bernoulli", guide="diagonal",
+                        elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3, guide_lr=None, clip_norm=None,
+                        batch_size=128, iwae_k=100)
+
     def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", likelihood="bernoulli",
                  guide="diagonal", elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3,
                  guide_lr=None, clip_norm=None, device="cpu"):
@@ -51,31 +58,11 @@ class VAE:
                            activation=activation, likelihood=likelihood, guide=guide, elbo=elbo,
                            num_particles=int(num_particles), optimizer=optimizer, lr=float(lr),
                            guide_lr=guide_lr, clip_norm=clip_norm)
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise SsvaeError("--device cuda was asked for but torch finds no CUDA GPU; use --device cpu")
+        self.device = resolve_device(device)
         self.model = VAEModel(x_dim, z_dim, hidden, activation, likelihood).to(self.device)
         self.guide = make_guide(guide, x_dim=x_dim, z_dim=z_dim, hidden=hidden, activation=activation).to(self.device)
         self.trainer = Trainer(self.model, self.guide, elbo=elbo, num_particles=num_particles, optimizer=optimizer,
                                lr=lr, guide_lr=guide_lr, clip_norm=clip_norm)
-
-    @property
-    def history(self):
-        return self.trainer.history
-
-    def parameters_table(self):
-        """θ (model) and φ (guide) weights by name, as a pandas DataFrame."""
-        return parameter_table(self.model, self.guide)
-
-    def check_data(self, x, what="data", dynamic_binarization=False):
-        """Raise :class:`SsvaeError` unless the decoder can model ``x``."""
-        decoder = self.model.decoder
-        if dynamic_binarization:
-            decoder.check_data(x.clamp(0, 1).round(), what)  # shape, dtype, NaN
-            if not bool(constraints.unit_interval.check(x).all()):
-                raise SsvaeError(f"{what} must hold intensities in [0, 1] for dynamic binarization")
-        else:
-            decoder.check_data(x, what)
 
     def fit(self, x, epochs=10, batch_size=128, dynamic_binarization=False, x_val=None, progress=True,
             on_epoch_end=None):
@@ -133,33 +120,37 @@ class VAE:
         z = self.model.prior().sample((int(num_samples),))
         return self.model.decoder.mean(z) if mean else self.model.decoder(z).sample()
 
-    def state_dict(self):
-        state = self.trainer.state_dict()
-        state.update(kind="vae", config=dict(self.config),
-                     rng={"torch": torch.get_rng_state(),
-                          "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []})
-        return state
-
-    def load_state_dict(self, state, path="checkpoint", restore_rng=False):
-        if state.get("kind", "vae") != "vae":
-            raise SsvaeError(f"{path} holds a {state.get('kind')!r} model, not a VAE; load it with the matching class")
-        self.trainer.load_state_dict(state, path)
-        if restore_rng and "rng" in state:
-            torch.set_rng_state(state["rng"]["torch"])
-            if state["rng"]["cuda"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-
-    def save(self, path):
-        """Write model, guide, optimizer, history and RNG state to ``path`` (atomically)."""
-        save_checkpoint(path, self.state_dict())
+    # -- run hooks (ssvae.runs) ----------------------------------------------------------
 
     @classmethod
-    def load(cls, path, device="cpu", restore_rng=False):
-        """A VAE rebuilt from the config stored in the checkpoint at ``path``."""
-        state = load_checkpoint(path, map_location=device)
-        if "config" not in state:
-            raise SsvaeError(f"{path} has no config; it was not written by ssvae.VAE.save")
-        vae = cls(**state["config"], device=device)
-        vae.load_state_dict(state, path, restore_rng)
-        return vae
+    def from_config(cls, config, data):
+        keys = ("z_dim", "hidden", "activation", "likelihood", "guide", "elbo", "num_particles", "optimizer",
+                "lr", "guide_lr", "clip_norm")
+        return cls(x_dim=data.x_dim, device=config["device"], **{k: config[k] for k in keys})
 
+    def fit_data(self, data, config, progress=True, on_epoch_end=None):
+        return self.fit(data.x_train, config["epochs"], config["batch_size"],
+                        dynamic_binarization=config["binarize"] == "dynamic", x_val=data.x_val,
+                        progress=progress, on_epoch_end=on_epoch_end)
+
+    def evaluate_data(self, data, split, config, iwae_k=None, batch_size=1000, progress=False):
+        """``{split}_elbo``, ``_log_lik``, ``_kl`` and, with ``iwae_k``, ``_log_px`` (IWAE)."""
+        x, _ = data.split(split)
+        iwae_k = config["iwae_k"] if iwae_k is None else iwae_k
+        values = self.evaluate(x, iwae_samples=iwae_k or None, batch_size=batch_size,
+                               iwae_batch_size=max(1, min(batch_size, 20000 // max(1, iwae_k or 1))),
+                               progress=progress)
+        metrics = {f"{split}_{k}": v for k, v in values.items()}
+        if iwae_k:
+            metrics[f"{split}_iwae_k"] = int(iwae_k)
+        return metrics
+
+    def write_pictures(self, out, data):
+        """Reconstructions, prior samples and, for a 2-D latent space, the latent scatter."""
+        shape = data.image_shape
+        originals = data.x_test[:32]
+        plots.save_grid(os.path.join(out, "reconstructions.png"),
+                        plots.reconstruction_pairs(originals, self.reconstruct(originals)), shape)
+        plots.save_grid(os.path.join(out, "samples.png"), self.sample(64), shape)
+        if self.model.z_dim == 2:
+            plots.latent_scatter(os.path.join(out, "latent.png"), self.encode(data.x_test), data.y_test)

@@ -6,6 +6,7 @@
 from ssvae.errors import SsvaeError
 from ssvae.guides.base import AmortizedGuide
 from ssvae.guides.diagonal import DiagonalNormalGuide
+from ssvae.guides.m2 import Classifier, M2Guide
 
 GUIDES = {"diagonal": DiagonalNormalGuide}
 
@@ -19,4 +20,4 @@ def make_guide(family="diagonal", **kwargs):
     return GUIDES[family](**kwargs)
 
 
-__all__ = ["GUIDES", "AmortizedGuide", "DiagonalNormalGuide", "make_guide"]
+__all__ = ["GUIDES", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "M2Guide", "make_guide"]

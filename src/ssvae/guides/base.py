@@ -14,6 +14,7 @@ same arguments as the model and the site ``"z"`` inside ``pyro.plate("data")``.
 """
 import pyro
 import torch
+import torch.nn as nn
 from pyro.nn import PyroModule
 
 from ssvae.errors import SsvaeError
@@ -28,18 +29,25 @@ class AmortizedGuide(PyroModule):
     :param hidden: hidden layer sizes of the encoder MLP.
     :param str activation: ``"tanh"``, ``"softplus"`` or ``"relu"``.
     :param str name: root name of this guide's Pyro parameters.
+    :param int num_classes: if positive, the guide is q_φ(z|x,y), conditioned on a
+        class label y as well (the M2 model's guide).
     """
 
     #: whether KL(q(z|x) || N(0, I)) has a closed form for this family
     has_analytic_kl = False
 
-    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide"):
+    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0):
         super().__init__(name)
         if int(z_dim) < 1 or int(x_dim) < 1:
             raise SsvaeError(f"x_dim and z_dim must be positive, got x_dim={x_dim}, z_dim={z_dim}")
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
+        self.x_dim, self.z_dim, self.num_classes = int(x_dim), int(z_dim), int(num_classes)
         self.encoder = mlp([self.x_dim, *hidden], activation)
         self.feature_dim = ([self.x_dim, *hidden])[-1]
+        if self.num_classes:
+            if not hidden:
+                raise SsvaeError("a class-conditioned guide q(z|x,y) needs at least one hidden layer")
+            # q(z|x,y): the first layer is W_x x + W_y onehot(y) + b; W_y onehot(y) is a lookup
+            self.class_embedding = nn.Embedding(self.num_classes, int(hidden[0]))
 
     def build_posterior(self, h):
         """q(z|x) from encoder features ``h`` of shape ``(..., feature_dim)``.
@@ -48,14 +56,28 @@ class AmortizedGuide(PyroModule):
         """
         raise NotImplementedError
 
-    def posterior(self, x):
-        """q_φ(z|x) for a batch of images ``x`` of shape ``(batch, x_dim)``."""
+    def features(self, x, y=None):
+        """Encoder features h_φ(x) or, for a class-conditioned guide, h_φ(x, y).
+
+        The x-part of the first layer is computed once and broadcast against the
+        class part, so enumerating y over all classes (shape ``(K, 1)``) costs
+        one x-projection, not K.
+        """
         if x.shape[-1] != self.x_dim:
             raise SsvaeError(
                 f"the guide's input x has shape {tuple(x.shape)} but it expects (N, {self.x_dim}); "
                 f"build the guide with x_dim={x.shape[-1]}"
             )
-        return self.build_posterior(self.encoder(x))
+        if not self.num_classes:
+            return self.encoder(x)
+        if y is None:
+            raise SsvaeError("this guide is q(z|x,y): pass the class labels y")
+        first = self.encoder[0](x) + self.class_embedding(y)
+        return self.encoder[1:](first)
+
+    def posterior(self, x, y=None):
+        """q_φ(z|x) (or q_φ(z|x,y)) for a batch of images ``x`` of shape ``(batch, x_dim)``."""
+        return self.build_posterior(self.features(x, y))
 
     def forward(self, x=None, num_data=None, batch_size=None):
         """Sample z ~ q_φ(z|x) (reparameterized) for each image, at site ``"z"``."""

@@ -77,13 +77,14 @@ class Trainer:
         :param batches: ``batches(epoch)`` returns a sized iterable of ``(args, kwargs)``
             for :meth:`step`.
         :param int num_data: training set size; the reported ``train_elbo`` is the
-            mean per-image ELBO, ``-loss / num_data``.
+            mean per-image ELBO, ``-loss / num_data``. A loss module with a
+            ``last_terms`` dict has those terms averaged over the epoch instead.
         :param evaluate: ``evaluate(epoch)`` returns a dict of metrics for the row.
         :param on_epoch_end: ``on_epoch_end(epoch, row)``, e.g. to write a checkpoint.
         :returns: the history, a list of one dict per epoch.
         """
         for epoch in range(len(self.history) + 1, epochs + 1):
-            start, total, steps = time.perf_counter(), 0.0, 0
+            start, total, steps, terms = time.perf_counter(), 0.0, 0, {}
             bar = tqdm(batches(epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
                        leave=False, dynamic_ncols=True)
             with pyro.validation_enabled(False):  # data were checked once, up front
@@ -92,11 +93,17 @@ class Trainer:
                         total += self.step(*args, **kwargs)
                     except TrainingDiverged as e:
                         raise TrainingDiverged(f"{e} at epoch {epoch}, step {steps + 1}") from None
+                    for key, value in getattr(self.loss, "last_terms", {}).items():
+                        terms[key] = terms.get(key, 0.0) + value
                     steps += 1
                     if steps % 20 == 0:
-                        bar.set_postfix(elbo=f"{-total / steps / num_data:.2f}")
-            row = {"epoch": epoch, "train_elbo": -total / max(steps, 1) / num_data,
-                   "seconds": time.perf_counter() - start}
+                        bar.set_postfix(loss=f"{total / steps / num_data:.2f}")
+            steps = max(steps, 1)
+            row = {"epoch": epoch, "seconds": time.perf_counter() - start}
+            if terms:  # a loss that reports its own terms (e.g. the semi-supervised objective)
+                row.update({"train_" + key: value / steps for key, value in terms.items()})
+            else:
+                row["train_elbo"] = -total / steps / num_data
             if evaluate is not None:
                 row.update(evaluate(epoch))
             self.history.append(row)

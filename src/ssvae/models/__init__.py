@@ -1,4 +1,4 @@
-"""Generative models p_θ: the VAE model p(z)p_θ(x|z) and its decoder families."""
+"""Generative models p_θ: the VAE p(z)p_θ(x|z), M2 p(y)p(z)p_θ(x|y,z), and the decoder families."""
 from ssvae.models.decoders import (
     DECODERS,
     BernoulliDecoder,
@@ -7,10 +7,11 @@ from ssvae.models.decoders import (
     GaussianDecoder,
     make_decoder,
 )
+from ssvae.models.m2 import M2Model
 from ssvae.models.networks import ACTIVATIONS, mlp
 from ssvae.models.vae import VAEModel
 
 __all__ = [
     "ACTIVATIONS", "DECODERS", "BernoulliDecoder", "ContinuousBernoulliDecoder", "Decoder",
-    "GaussianDecoder", "VAEModel", "make_decoder", "mlp",
+    "GaussianDecoder", "M2Model", "VAEModel", "make_decoder", "mlp",
 ]

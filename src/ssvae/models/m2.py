@@ -1,0 +1,96 @@
+r"""The semi-supervised generative model M2 of Kingma et al. (2014).
+
+.. math::
+
+    p_θ(x, y, z) = p(y)\, p(z)\, p_θ(x | y, z), \qquad p(y) = Cat(π), \quad p(z) = N(0, I).
+
+The class y and the "style" z are independent a priori; the decoder sees both
+(``[z, onehot(y)]`` as its input), so z is free to describe what the label does
+not: stroke width, slant, the cut of a shirt. y is observed where a label exists
+and latent otherwise; in the second case the objective sums it out exactly
+(enumeration over the K classes), see :mod:`ssvae.inference.semisupervised`.
+
+Sites: ``"y"``, ``"z"`` and ``"x"`` inside ``pyro.plate("data")``. All shapes
+broadcast, so under parallel enumeration ``y`` has shape ``(K, 1)`` and z, x
+carry the enumeration dimension on the left.
+"""
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn.functional as F
+from pyro.nn import PyroModule
+from pyro.poutine.util import is_validation_enabled
+
+from ssvae.errors import SsvaeError
+from ssvae.models.decoders import make_decoder
+
+
+class M2Model(PyroModule):
+    """p(y) p(z) p_θ(x|y,z).
+
+    :param int x_dim: pixels per image.
+    :param int z_dim: size of the continuous latent z.
+    :param int num_classes: number of classes K.
+    :param hidden: decoder hidden sizes.
+    :param str activation: hidden activation (the paper used softplus).
+    :param str likelihood: decoder family (``"bernoulli"``, ``"gaussian"``, ``"cbernoulli"``).
+    :param class_probs: prior π over classes (default uniform).
+    :param str name: root name of the model's Pyro parameters.
+    """
+
+    def __init__(self, x_dim=784, z_dim=50, num_classes=10, hidden=(500,), activation="softplus",
+                 likelihood="bernoulli", class_probs=None, name="m2_model", **decoder_kwargs):
+        super().__init__(name)
+        if int(num_classes) < 2:
+            raise SsvaeError(f"num_classes must be at least 2, got {num_classes}")
+        self.x_dim, self.z_dim, self.num_classes, self.likelihood = int(x_dim), int(z_dim), int(num_classes), likelihood
+        self.decoder = make_decoder(likelihood, self.z_dim + self.num_classes, self.x_dim, hidden, activation,
+                                    **decoder_kwargs)
+        probs = torch.full((self.num_classes,), 1.0 / self.num_classes) if class_probs is None else \
+            torch.as_tensor(class_probs, dtype=torch.float32)
+        if probs.shape != (self.num_classes,) or (probs < 0).any() or abs(float(probs.sum()) - 1) > 1e-4:
+            raise SsvaeError(f"class_probs must be {self.num_classes} non-negative numbers summing to 1")
+        self.register_buffer("class_probs", probs)
+
+    def prior(self):
+        return dist.Normal(torch.zeros((), device=self.class_probs.device), 1.0).expand([self.z_dim]).to_event(1)
+
+    def decode(self, z, y):
+        """p_θ(x|y,z); ``y`` (integer labels) broadcasts against ``z``'s batch shape."""
+        onehot = F.one_hot(y, self.num_classes).to(z.dtype)
+        shape = torch.broadcast_shapes(z.shape[:-1], onehot.shape[:-1])
+        inputs = torch.cat([z.expand(*shape, self.z_dim), onehot.expand(*shape, self.num_classes)], -1)
+        return self.decoder(inputs)
+
+    def check_labels(self, y, batch):
+        if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8) or y.shape != (batch,):
+            raise SsvaeError(f"labels y must be an integer tensor of shape ({batch},), got {y.dtype} {tuple(y.shape)}")
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            raise SsvaeError(f"labels must lie in 0..{self.num_classes - 1}, got values from {int(y.min())} to "
+                             f"{int(y.max())}; relabel the data or set num_classes")
+
+    def forward(self, x=None, y=None, num_data=None, batch_size=None):
+        """Run the model; ``x`` and ``y`` are observed where given.
+
+        :param x: images ``(batch, x_dim)`` or None to generate.
+        :param y: labels ``(batch,)`` or None (latent: enumerated or sampled).
+        :param num_data: size of the dataset this minibatch represents.
+        :param batch_size: how many to generate when ``x`` and ``y`` are None.
+        """
+        if x is not None:
+            batch = x.shape[0]
+            if is_validation_enabled():
+                self.decoder.check_data(x, what="x (the model's observed site 'x')")
+        elif y is not None:
+            batch = y.shape[0]
+        elif batch_size is not None:
+            batch = int(batch_size)
+        else:
+            raise SsvaeError("the model needs images x, labels y or batch_size")
+        if y is not None and is_validation_enabled():
+            self.check_labels(y, batch)
+        with pyro.plate("data", num_data or batch, subsample=x, subsample_size=None if x is not None else batch,
+                        device=self.class_probs.device):
+            y = pyro.sample("y", dist.Categorical(self.class_probs), obs=y)
+            z = pyro.sample("z", self.prior())
+            return pyro.sample("x", self.decode(z, y), obs=x)

@@ -151,7 +151,8 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, fm
     err = capsys.readouterr().err
     assert "loss became nan at epoch 2, step 6" in err and "last good checkpoint (epoch 1)" in err
     assert len(_history(run)) == 1
-    assert len(torch.load(os.path.join(run, "checkpoint.pt"), weights_only=True)["history"]) == 1
+    state = torch.load(os.path.join(run, "checkpoint.pt"), weights_only=True)
+    assert len(state["history"]) == 1 and state["epoch"] == 1
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

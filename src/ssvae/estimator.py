@@ -50,7 +50,7 @@ class Estimator:
 
     def state_dict(self):
         state = self.trainer.state_dict()
-        state.update(kind=self.kind, config=dict(self.config),
+        state.update(kind=self.kind, config=dict(self.config), epoch=len(self.history),
                      rng={"torch": torch.get_rng_state(),
                           "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []})
         return state

@@ -154,8 +154,9 @@ class M2(Estimator):
             self.guide.train()
         return probs, probs.argmax(-1)
 
-    def accuracy(self, x, y):
-        return (self.predict(x)[1] == y.to(self.device)).float().mean().item()
+    def accuracy(self, x, y, batch_size=2000):
+        """Fraction of images whose most probable class under q(y|x) is ``y``."""
+        return (self.predict(x, batch_size)[1] == y.to(self.device)).float().mean().item()
 
     @torch.no_grad()
     def analogies(self, x, y=None):
@@ -214,7 +215,7 @@ class M2(Estimator):
     def evaluate_data(self, data, split, config, batch_size=2000, progress=False, **ignored):
         """``{split}_accuracy`` and, for the test split with ``baseline``, the baseline's accuracy."""
         x, y = data.split(split)
-        metrics = {f"{split}_accuracy": self.accuracy(x, y)}
+        metrics = {f"{split}_accuracy": self.accuracy(x, y, batch_size)}
         if split == "test" and config.get("baseline"):
             labelled, _ = self.split_labels(data, config)
             net, info = train_baseline(data.x_train[labelled], data.y_train[labelled], data.x_val, data.y_val,

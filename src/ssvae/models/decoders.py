@@ -63,18 +63,26 @@ class Decoder(PyroModule):
             raise SsvaeError(f"{what} has values outside the {type(self).__name__}'s support; {self.support_hint}")
 
 
-class BernoulliDecoder(Decoder):
-    """p(x|z) = Π_d Bernoulli(x_d | sigmoid(logits_d(z))), for binary images."""
+class LogitsDecoder(Decoder):
+    """A decoder with one logits head per pixel; subclasses name the distribution family."""
 
-    support = constraints.boolean
-    support_hint = "binarize the images (--binarize dynamic or static) or use --likelihood gaussian/cbernoulli"
+    #: the pyro.distributions class built from the logits
+    family = None
 
     def __init__(self, z_dim, x_dim, hidden=(400,), activation="tanh"):
         super().__init__(z_dim, x_dim, hidden, activation)
         self.logits = nn.Linear(self.feature_dim, self.x_dim)
 
     def forward(self, z):
-        return dist.Bernoulli(logits=self.logits(self.body(z)), validate_args=False).to_event(1)
+        return self.family(logits=self.logits(self.body(z)), validate_args=False).to_event(1)
+
+
+class BernoulliDecoder(LogitsDecoder):
+    """p(x|z) = Π_d Bernoulli(x_d | sigmoid(logits_d(z))), for binary images."""
+
+    family = dist.Bernoulli
+    support = constraints.boolean
+    support_hint = "binarize the images (--binarize dynamic or static) or use --likelihood gaussian/cbernoulli"
 
 
 class GaussianDecoder(Decoder):
@@ -97,18 +105,12 @@ class GaussianDecoder(Decoder):
         return dist.Normal(self.loc(h), scale, validate_args=False).to_event(1)
 
 
-class ContinuousBernoulliDecoder(Decoder):
+class ContinuousBernoulliDecoder(LogitsDecoder):
     """p(x|z) = Π_d CB(x_d | λ_d(z)), a normalized density for intensities in [0, 1]."""
 
+    family = dist.ContinuousBernoulli
     support = constraints.unit_interval
     support_hint = "scale intensities into [0, 1] or use --likelihood gaussian"
-
-    def __init__(self, z_dim, x_dim, hidden=(400,), activation="tanh"):
-        super().__init__(z_dim, x_dim, hidden, activation)
-        self.logits = nn.Linear(self.feature_dim, self.x_dim)
-
-    def forward(self, z):
-        return dist.ContinuousBernoulli(logits=self.logits(self.body(z)), validate_args=False).to_event(1)
 
 
 DECODERS = {"bernoulli": BernoulliDecoder, "gaussian": GaussianDecoder, "cbernoulli": ContinuousBernoulliDecoder}

@@ -77,7 +77,11 @@ def _add_train(sub):
     g.add_argument("--hidden", type=_positive_int, nargs="+", metavar="H",
                    help=f"hidden layer sizes of decoder and encoder, e.g. 500 500 (default: {_both('hidden')})")
     g.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default: {_both('activation')})")
-    g.add_argument("--guide", choices=sorted(GUIDES), help=f"posterior family of z (default: {D['guide']})")
+    g.add_argument("--guide", choices=list(GUIDES), help="posterior family q(z|x): diagonal Gaussian, full covariance, "
+                   "low rank + diagonal, or a normalizing flow (iaf, planar, radial, spline) on a Gaussian base "
+                   f"(default: {D['guide']})")
+    g.add_argument("--rank", type=_positive_int, help="rank of the lowrank family's covariance factor (default: 2)")
+    g.add_argument("--flow-steps", type=_positive_int, metavar="K", help="steps of a flow family (default: 2)")
     g = p.add_argument_group("M2 (--model m2)")
     g.add_argument("--labels", type=_positive_int, metavar="N", help="labelled training images, balanced per "
                    f"class and drawn with --seed; the rest are unlabelled (default: {M['labels']})")
@@ -94,8 +98,9 @@ def _add_train(sub):
     g.add_argument("--no-baseline", dest="baseline", action="store_const", const=False,
                    help="skip training the labelled-only baseline classifier")
     g = p.add_argument_group("objective and optimizer")
-    g.add_argument("--elbo", choices=sorted(ELBOS), help="(vae) meanfield: closed-form KL (TraceMeanField_ELBO); "
-                   f"trace: Monte Carlo KL (Trace_ELBO) (default: {D['elbo']})")
+    g.add_argument("--elbo", choices=["auto", *ELBOS], help="(vae) meanfield: closed-form KL (TraceMeanField_ELBO); "
+                   "trace: Monte Carlo KL (Trace_ELBO); auto: meanfield where the guide family has a closed-form KL, "
+                   f"else trace (default: {D['elbo']})")
     g.add_argument("--num-particles", type=_positive_int, help="samples of z per image and step (default: 1)")
     g.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"(default: {D['optimizer']})")
     g.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {_both('lr')})")

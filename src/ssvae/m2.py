@@ -49,6 +49,7 @@ class M2(Estimator):
     :param str activation: hidden activation (``"softplus"`` as in the paper).
     :param str likelihood: decoder family.
     :param guide: family of q(z|x,y) (see ``ssvae.guides.GUIDES``).
+    :param int rank, flow_steps: options of the ``lowrank`` and flow families.
     :param float alpha: weight of the classification loss; None means
         ``alpha_per_image`` × the number of training images, fixed at the first fit.
     :param float alpha_per_image: see ``alpha`` (the paper: 0.1).
@@ -59,25 +60,27 @@ class M2(Estimator):
     kind = "m2"
     #: ``ssvae train --model m2`` options and their defaults
     RUN_DEFAULTS = dict(z_dim=50, hidden=[500], classifier_hidden=[500], activation="softplus",
-                        likelihood="bernoulli", guide="diagonal", labels=100, alpha=None,
+                        likelihood="bernoulli", guide="diagonal", rank=None, flow_steps=None, labels=100, alpha=None,
                         alpha_per_image=DEFAULT_ALPHA_PER_IMAGE, enumerate="parallel", num_particles=1,
                         optimizer="adam", lr=3e-4, guide_lr=None, clip_norm=None, batch_size=200,
                         labelled_batch_size=100, baseline=True)
     selection_metric = "val_accuracy"
 
     def __init__(self, x_dim=784, z_dim=50, num_classes=10, hidden=(500,), classifier_hidden=(500,),
-                 activation="softplus", likelihood="bernoulli", guide="diagonal", alpha=None,
+                 activation="softplus", likelihood="bernoulli", guide="diagonal", rank=None, flow_steps=None, alpha=None,
                  alpha_per_image=DEFAULT_ALPHA_PER_IMAGE, enumerate="parallel", num_particles=1, optimizer="adam",
                  lr=3e-4, guide_lr=None, clip_norm=None, device="cpu"):
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), num_classes=int(num_classes),
                            hidden=[int(h) for h in hidden], classifier_hidden=[int(h) for h in classifier_hidden],
-                           activation=activation, likelihood=likelihood, guide=guide, alpha=alpha,
+                           activation=activation, likelihood=likelihood, guide=guide, rank=rank,
+                           flow_steps=flow_steps, alpha=alpha,
                            alpha_per_image=float(alpha_per_image), enumerate=enumerate,
                            num_particles=int(num_particles), optimizer=optimizer, lr=float(lr),
                            guide_lr=guide_lr, clip_norm=clip_norm)
         self.device = resolve_device(device)
         self.model = M2Model(x_dim, z_dim, num_classes, hidden, activation, likelihood).to(self.device)
-        self.guide = M2Guide(x_dim, z_dim, num_classes, hidden, classifier_hidden, activation, guide).to(self.device)
+        self.guide = M2Guide(x_dim, z_dim, num_classes, hidden, classifier_hidden, activation, guide,
+                             rank=rank, flow_steps=flow_steps).to(self.device)
         self.objective = SemiSupervisedELBO(self.model, self.guide, alpha if alpha is not None else 0.0,
                                             enumerate, num_particles)
         self.trainer = Trainer(self.model, self.guide, optimizer=optimizer, lr=lr, guide_lr=guide_lr,
@@ -168,7 +171,7 @@ class M2(Estimator):
         x = x.to(self.device)
         if y is None:
             y = self.predict(x)[1]
-        z = self.guide.z_guide.posterior(x, y.to(self.device)).mean  # (N, z_dim)
+        z = self.guide.z_guide.posterior_mean(x, y.to(self.device))  # (N, z_dim)
         classes = torch.arange(self.num_classes, device=self.device)
         return self.model.decode(z.unsqueeze(1), classes.unsqueeze(0)).mean
 
@@ -184,7 +187,7 @@ class M2(Estimator):
 
     @classmethod
     def from_config(cls, config, data):
-        keys = ("z_dim", "hidden", "classifier_hidden", "activation", "likelihood", "guide", "alpha",
+        keys = ("z_dim", "hidden", "classifier_hidden", "activation", "likelihood", "guide", "rank", "flow_steps", "alpha",
                 "alpha_per_image", "enumerate", "num_particles", "optimizer", "lr", "guide_lr", "clip_norm")
         return cls(x_dim=data.x_dim, num_classes=data.num_classes, device=config["device"],
                    **{k: config[k] for k in keys})
@@ -241,7 +244,7 @@ class M2(Estimator):
         classes = torch.arange(k).repeat_interleave(8)
         samples = self.sample(classes).reshape(k, 8, -1).transpose(0, 1).reshape(k * 8, -1)
         plots.save_grid(os.path.join(out, "samples.png"), samples, shape, nrow=k)
-        z = self.guide.z_guide.posterior(data.x_test.to(self.device), predicted.to(self.device)).mean
+        z = self.guide.z_guide.posterior_mean(data.x_test.to(self.device), predicted.to(self.device))
         if z.shape[-1] > 2:
             z = plots.project_2d(z)
         plots.latent_scatter(os.path.join(out, "latent.png"), z, data.y_test,

@@ -90,6 +90,9 @@ def train(out, config=None, resume=False, epochs=None, progress=True, log=print)
         pyro.set_rng_seed(config["seed"])
         estimator = ESTIMATORS[config["model"]].from_config(config, data)
         estimator.check_run(data, config)  # refuse bad input before anything is written
+        if getattr(estimator, "elbo_note", None):
+            log(estimator.elbo_note)
+        config.update({k: v for k, v in estimator.config.items() if k in config})  # resolved values
         os.makedirs(out, exist_ok=True)
         save_json(os.path.join(out, "config.json"), config)
         estimator.start_run(out, data, config)

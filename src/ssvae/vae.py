@@ -36,7 +36,10 @@ class VAE(Estimator):
     :param str activation: ``"tanh"``, ``"softplus"`` or ``"relu"``.
     :param str likelihood: decoder family: ``"bernoulli"``, ``"gaussian"``, ``"cbernoulli"``.
     :param guide: guide family name (see ``ssvae.guides.GUIDES``) or class.
-    :param str elbo: ``"meanfield"`` (closed-form KL) or ``"trace"`` (Monte Carlo KL).
+    :param int rank: rank of the ``lowrank`` family's covariance factor.
+    :param int flow_steps: number of steps of a flow family.
+    :param str elbo: ``"meanfield"`` (closed-form KL), ``"trace"`` (Monte Carlo KL) or
+        ``"auto"``: meanfield where the guide family has a closed-form KL, else trace.
     :param int num_particles: samples of z per image and step.
     :param str optimizer: ``"adam"`` or ``"clipped-adam"``.
     :param float lr: learning rate (θ, and φ unless ``guide_lr`` is set).
@@ -48,19 +51,27 @@ class VAE(Estimator):
     kind = "vae"
     #: ``ssvae train`` options of this model and their defaults
     RUN_DEFAULTS = dict(z_dim=50, hidden=[400], activation="tanh", likelihood="bernoulli", guide="diagonal",
-                        elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3, guide_lr=None, clip_norm=None,
-                        batch_size=128, iwae_k=100)
+                        rank=None, flow_steps=None, elbo="auto", num_particles=1, optimizer="adam", lr=1e-3,
+                        guide_lr=None, clip_norm=None, batch_size=128, iwae_k=100)
 
     def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", likelihood="bernoulli",
-                 guide="diagonal", elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3,
-                 guide_lr=None, clip_norm=None, device="cpu"):
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, likelihood=likelihood, guide=guide, elbo=elbo,
-                           num_particles=int(num_particles), optimizer=optimizer, lr=float(lr),
-                           guide_lr=guide_lr, clip_norm=clip_norm)
+                 guide="diagonal", rank=None, flow_steps=None, elbo="auto", num_particles=1, optimizer="adam",
+                 lr=1e-3, guide_lr=None, clip_norm=None, device="cpu"):
         self.device = resolve_device(device)
         self.model = VAEModel(x_dim, z_dim, hidden, activation, likelihood).to(self.device)
-        self.guide = make_guide(guide, x_dim=x_dim, z_dim=z_dim, hidden=hidden, activation=activation).to(self.device)
+        self.guide = make_guide(guide, x_dim=x_dim, z_dim=z_dim, hidden=hidden, activation=activation, rank=rank,
+                                flow_steps=flow_steps).to(self.device)
+        #: a line for the user when ``elbo="auto"`` had to fall back to the Monte Carlo KL
+        self.elbo_note = None
+        if elbo == "auto":
+            elbo = "meanfield" if self.guide.has_analytic_kl else "trace"
+            if elbo == "trace":
+                self.elbo_note = (f"the {type(self.guide).__name__} posterior has no closed-form KL: "
+                                  "using the Monte Carlo ELBO (Trace_ELBO)")
+        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
+                           activation=activation, likelihood=likelihood, guide=guide, rank=rank,
+                           flow_steps=flow_steps, elbo=elbo, num_particles=int(num_particles), optimizer=optimizer,
+                           lr=float(lr), guide_lr=guide_lr, clip_norm=clip_norm)
         self.trainer = Trainer(self.model, self.guide, elbo=elbo, num_particles=num_particles, optimizer=optimizer,
                                lr=lr, guide_lr=guide_lr, clip_norm=clip_norm)
 
@@ -124,8 +135,8 @@ class VAE(Estimator):
 
     @classmethod
     def from_config(cls, config, data):
-        keys = ("z_dim", "hidden", "activation", "likelihood", "guide", "elbo", "num_particles", "optimizer",
-                "lr", "guide_lr", "clip_norm")
+        keys = ("z_dim", "hidden", "activation", "likelihood", "guide", "rank", "flow_steps", "elbo",
+                "num_particles", "optimizer", "lr", "guide_lr", "clip_norm")
         return cls(x_dim=data.x_dim, device=config["device"], **{k: config[k] for k in keys})
 
     def fit_data(self, data, config, progress=True, on_epoch_end=None):

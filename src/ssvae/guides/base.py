@@ -87,6 +87,6 @@ class AmortizedGuide(PyroModule):
             return pyro.sample("z", self.posterior(x))
 
     @torch.no_grad()
-    def posterior_mean(self, x):
-        """E_q[z|x], e.g. as features or for latent-space plots."""
-        return self.posterior(x).mean
+    def posterior_mean(self, x, y=None):
+        """E_q[z|x] (or E_q[z|x,y]), e.g. as features or for latent-space plots."""
+        return self.posterior(x, y).mean

@@ -47,14 +47,14 @@ class M2Guide(PyroModule):
     """
 
     def __init__(self, x_dim=784, z_dim=50, num_classes=10, hidden=(500,), classifier_hidden=(500,),
-                 activation="softplus", family="diagonal", name="m2_guide", **family_kwargs):
+                 activation="softplus", family="diagonal", name="m2_guide", rank=None, flow_steps=None):
         from ssvae.guides import make_guide  # the registry imports this module
 
         super().__init__(name)
         self.x_dim, self.z_dim, self.num_classes = int(x_dim), int(z_dim), int(num_classes)
         self.classifier = Classifier(x_dim, num_classes, classifier_hidden, activation)
         self.z_guide = make_guide(family, x_dim=x_dim, z_dim=z_dim, hidden=hidden, activation=activation,
-                                  num_classes=num_classes, **family_kwargs)
+                                  num_classes=num_classes, rank=rank, flow_steps=flow_steps)
 
     @property
     def has_analytic_kl(self):

@@ -1,0 +1,67 @@
+r"""Correlated Gaussian families: full covariance and low rank plus diagonal.
+
+Both let q(z|x) represent correlations between latent dimensions, which the
+diagonal family cannot. The encoder outputs every parameter for each x:
+
+- :class:`FullCovarianceGuide`: q(z|x) = N(μ(x), L(x) L(x)ᵀ) with L lower
+  triangular; its diagonal is made positive by a softplus, its strictly lower
+  part is unconstrained. ``z(z+3)/2`` numbers per image.
+- :class:`LowRankGuide`: q(z|x) = N(μ(x), D(x) + W(x) W(x)ᵀ), D diagonal
+  positive and W a ``z × rank`` matrix: ``z(rank + 2)`` numbers per image.
+
+KL(q || N(0, I)) is computed by Monte Carlo in the ELBO (``--elbo trace``).
+"""
+import pyro.distributions as dist
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ssvae.errors import SsvaeError
+from ssvae.guides.base import AmortizedGuide
+
+#: lower bound on standard deviations, for numerical safety
+MIN_SCALE = 1e-4
+
+
+class FullCovarianceGuide(AmortizedGuide):
+    """q_φ(z|x) = N(μ_φ(x), L_φ(x) L_φ(x)ᵀ), L lower triangular with positive diagonal."""
+
+    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0):
+        super().__init__(x_dim, z_dim, hidden, activation, name, num_classes)
+        self.loc = nn.Linear(self.feature_dim, self.z_dim)
+        self.diag = nn.Linear(self.feature_dim, self.z_dim)
+        rows, cols = torch.tril_indices(self.z_dim, self.z_dim, offset=-1)
+        # positions of the strictly lower entries in the flattened z x z matrix
+        self.register_buffer("_lower", rows * self.z_dim + cols, persistent=False)
+        self.off_diag = nn.Linear(self.feature_dim, rows.numel())
+        nn.init.zeros_(self.off_diag.weight), nn.init.zeros_(self.off_diag.bias)  # start diagonal
+
+    def scale_tril(self, h):
+        """L(x) from encoder features, shape ``(..., z_dim, z_dim)``."""
+        diag = F.softplus(self.diag(h)) + MIN_SCALE
+        lower = h.new_zeros(*h.shape[:-1], self.z_dim * self.z_dim).index_copy(-1, self._lower, self.off_diag(h))
+        return lower.reshape(*h.shape[:-1], self.z_dim, self.z_dim) + torch.diag_embed(diag)
+
+    def build_posterior(self, h):
+        return dist.MultivariateNormal(self.loc(h), scale_tril=self.scale_tril(h), validate_args=False)
+
+
+class LowRankGuide(AmortizedGuide):
+    """q_φ(z|x) = N(μ_φ(x), D_φ(x) + W_φ(x) W_φ(x)ᵀ) with a ``rank``-column factor W."""
+
+    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0,
+                 rank=2):
+        super().__init__(x_dim, z_dim, hidden, activation, name, num_classes)
+        if not int(rank) >= 1:
+            raise SsvaeError(f"rank must be at least 1, got {rank}; use --rank 1 or more")
+        self.rank = int(rank)
+        self.loc = nn.Linear(self.feature_dim, self.z_dim)
+        self.diag = nn.Linear(self.feature_dim, self.z_dim)
+        self.factor = nn.Linear(self.feature_dim, self.z_dim * self.rank)
+        nn.init.zeros_(self.factor.bias)
+        self.factor.weight.data.mul_(0.1)
+
+    def build_posterior(self, h):
+        factor = self.factor(h).reshape(*h.shape[:-1], self.z_dim, self.rank)
+        diag = F.softplus(self.diag(h)) + MIN_SCALE**2
+        return dist.LowRankMultivariateNormal(self.loc(h), factor, diag, validate_args=False)

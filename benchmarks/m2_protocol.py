@@ -17,14 +17,8 @@ import time
 
 import pandas as pd
 
+from common import markdown
 from ssvae import runs
-
-
-def markdown(frame):
-    """A pandas DataFrame as a GitHub markdown table."""
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def main():

@@ -27,6 +27,7 @@ from ssvae.data.labels import balanced_labelled_subset
 from ssvae.errors import SsvaeError
 from ssvae.estimator import Estimator, resolve_device
 from ssvae.inference.checkpoint import save_table
+from ssvae.guides import guide_name
 from ssvae.guides.m2 import M2Guide
 from ssvae.inference.semisupervised import SemiSupervisedELBO
 from ssvae.inference.trainer import Trainer
@@ -72,7 +73,7 @@ class M2(Estimator):
                  lr=3e-4, guide_lr=None, clip_norm=None, device="cpu"):
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), num_classes=int(num_classes),
                            hidden=[int(h) for h in hidden], classifier_hidden=[int(h) for h in classifier_hidden],
-                           activation=activation, likelihood=likelihood, guide=guide, rank=rank,
+                           activation=activation, likelihood=likelihood, guide=guide_name(guide), rank=rank,
                            flow_steps=flow_steps, alpha=alpha,
                            alpha_per_image=float(alpha_per_image), enumerate=enumerate,
                            num_particles=int(num_particles), optimizer=optimizer, lr=float(lr),

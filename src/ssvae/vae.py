@@ -21,7 +21,7 @@ from ssvae import plots
 from ssvae.data.binarize import minibatches
 from ssvae.errors import SsvaeError
 from ssvae.estimator import Estimator, resolve_device
-from ssvae.guides import make_guide
+from ssvae.guides import guide_name, make_guide
 from ssvae.inference.evaluation import evaluate
 from ssvae.inference.trainer import Trainer
 from ssvae.models.vae import VAEModel
@@ -69,7 +69,7 @@ class VAE(Estimator):
                 self.elbo_note = (f"the {type(self.guide).__name__} posterior has no closed-form KL: "
                                   "using the Monte Carlo ELBO (Trace_ELBO)")
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, likelihood=likelihood, guide=guide, rank=rank,
+                           activation=activation, likelihood=likelihood, guide=guide_name(guide), rank=rank,
                            flow_steps=flow_steps, elbo=elbo, num_particles=int(num_particles), optimizer=optimizer,
                            lr=float(lr), guide_lr=guide_lr, clip_norm=clip_norm)
         self.trainer = Trainer(self.model, self.guide, elbo=elbo, num_particles=num_particles, optimizer=optimizer,

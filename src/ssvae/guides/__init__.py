@@ -12,6 +12,7 @@ activation, name, num_classes``) plus its own options; :func:`make_guide` builds
 one by name (or from a user's own :class:`AmortizedGuide` subclass), with a clear
 error for unknown names and for options the family does not take.
 """
+import importlib
 import inspect
 
 from ssvae.errors import SsvaeError
@@ -35,9 +36,19 @@ FAMILY_OPTIONS = {"rank": "--rank", "flow_steps": "--flow-steps"}
 
 
 def guide_class(family):
-    """The class of ``family``: a name in :data:`GUIDES` or an :class:`AmortizedGuide` subclass."""
+    """The class of ``family``: a name in :data:`GUIDES`, an :class:`AmortizedGuide` subclass,
+    or ``"package.module:ClassName"`` naming one (how checkpoints store a user's own class)."""
     if isinstance(family, type) and issubclass(family, AmortizedGuide):
         return family
+    if isinstance(family, str) and ":" in family:
+        module, _, name = family.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            raise SsvaeError(f"cannot import the guide class {family!r} ({e}); make its module importable")
+        if not (isinstance(cls, type) and issubclass(cls, AmortizedGuide)):
+            raise SsvaeError(f"{family!r} is not a subclass of ssvae.guides.AmortizedGuide")
+        return cls
     if family not in GUIDES:
         raise SsvaeError(f"unknown guide family {family!r}; choose one of {', '.join(GUIDES)}")
     return GUIDES[family]
@@ -58,7 +69,18 @@ def make_guide(family="diagonal", **kwargs):
     return cls(**kwargs)
 
 
+def guide_name(family):
+    """How ``family`` is written in a config: its registry name, or ``"module:ClassName"`` for a user class."""
+    if isinstance(family, str):
+        return family
+    for name, cls in GUIDES.items():
+        if cls is family:
+            return name
+    return f"{family.__module__}:{family.__qualname__}"
+
+
 __all__ = [
     "GUIDES", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "FlowGuide", "FullCovarianceGuide", "IAFGuide",
-    "LowRankGuide", "M2Guide", "PlanarGuide", "RadialGuide", "SplineGuide", "guide_class", "make_guide",
+    "LowRankGuide", "M2Guide", "PlanarGuide", "RadialGuide", "SplineGuide", "guide_class", "guide_name",
+    "make_guide",
 ]

@@ -21,6 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GUIDES", "M2", "VAE", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "M2Guide", "M2Model",
-    "SemiSupervisedELBO", "SsvaeError", "Trainer", "TrainingDiverged", "VAEModel", "elbo_terms", "evaluate", "iwae_log_likelihood", "make_decoder", "make_elbo", "make_guide",
-    "parameter_table",
+    "SemiSupervisedELBO", "SsvaeError", "Trainer", "TrainingDiverged", "VAEModel", "elbo_terms", "evaluate",
+    "iwae_log_likelihood", "make_decoder", "make_elbo", "make_guide", "parameter_table",
 ]

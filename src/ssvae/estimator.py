@@ -2,9 +2,11 @@
 
 An estimator owns a Pyro model (θ), a guide (φ) and a :class:`~ssvae.inference.Trainer`,
 and saves/loads them as one checkpoint (state_dicts, history, RNG state, config).
-Subclasses set ``kind`` and implement the run hooks used by :mod:`ssvae.runs`:
-``from_config``, ``fit_data``, ``evaluate_data`` and ``write_pictures``.
+Subclasses set ``kind`` and ``RUN_DEFAULTS`` and implement the run hooks used by
+:mod:`ssvae.runs`: ``fit_data``, ``evaluate_data`` and ``write_pictures``.
 """
+import inspect
+
 import torch
 from torch.distributions import constraints
 
@@ -55,10 +57,14 @@ class Estimator:
                           "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []})
         return state
 
-    def load_state_dict(self, state, path="checkpoint", restore_rng=False):
-        if state.get("kind", "vae") != self.kind:
-            raise SsvaeError(f"{path} holds a {state.get('kind')!r} model, not {self.kind!r}; "
+    @classmethod
+    def _check_kind(cls, state, path):
+        if state.get("kind", "vae") != cls.kind:
+            raise SsvaeError(f"{path} holds a {state.get('kind')!r} model, not {cls.kind!r}; "
                              "load it with the matching class (or --model)")
+
+    def load_state_dict(self, state, path="checkpoint", restore_rng=False):
+        self._check_kind(state, path)
         self.trainer.load_state_dict(state, path)
         if restore_rng and "rng" in state:
             torch.set_rng_state(state["rng"]["torch"])
@@ -75,14 +81,22 @@ class Estimator:
         state = load_checkpoint(path, map_location=device)
         if "config" not in state:
             raise SsvaeError(f"{path} has no config; it was not written by ssvae")
-        if state.get("kind", "vae") != cls.kind:
-            raise SsvaeError(f"{path} holds a {state.get('kind')!r} model, not {cls.kind!r}; "
-                             "load it with the matching class (or --model)")
+        cls._check_kind(state, path)  # before building: another kind's config would not fit this class
         estimator = cls(**state["config"], device=device)
         estimator.load_state_dict(state, path, restore_rng)
         return estimator
 
-    # -- run hooks (ssvae.runs); subclasses add from_config, fit_data, evaluate_data, write_pictures
+    # -- run hooks (ssvae.runs); subclasses add fit_data, evaluate_data, write_pictures
+
+    @classmethod
+    def from_config(cls, config, data):
+        """Build from a run config: the options in ``RUN_DEFAULTS`` that the constructor takes,
+        with sizes (``x_dim``, ``num_classes``) from the data."""
+        accepted = inspect.signature(cls.__init__).parameters
+        sizes = {"x_dim": data.x_dim, "num_classes": data.num_classes}
+        kwargs = {k: config[k] for k in cls.RUN_DEFAULTS if k in accepted}
+        kwargs.update({k: v for k, v in sizes.items() if k in accepted})
+        return cls(device=config["device"], **kwargs)
 
     def check_run(self, data, config):
         """Raise :class:`SsvaeError` if this run cannot work on ``data`` (called before writing anything)."""

@@ -186,13 +186,6 @@ class M2(Estimator):
 
     # -- run hooks (ssvae.runs) ----------------------------------------------------------
 
-    @classmethod
-    def from_config(cls, config, data):
-        keys = ("z_dim", "hidden", "classifier_hidden", "activation", "likelihood", "guide", "rank", "flow_steps", "alpha",
-                "alpha_per_image", "enumerate", "num_particles", "optimizer", "lr", "guide_lr", "clip_norm")
-        return cls(x_dim=data.x_dim, num_classes=data.num_classes, device=config["device"],
-                   **{k: config[k] for k in keys})
-
     @staticmethod
     def split_labels(data, config):
         """``(labelled, unlabelled)`` training indices: ``labels`` balanced per class, drawn with ``seed``."""

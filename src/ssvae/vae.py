@@ -133,12 +133,6 @@ class VAE(Estimator):
 
     # -- run hooks (ssvae.runs) ----------------------------------------------------------
 
-    @classmethod
-    def from_config(cls, config, data):
-        keys = ("z_dim", "hidden", "activation", "likelihood", "guide", "rank", "flow_steps", "elbo",
-                "num_particles", "optimizer", "lr", "guide_lr", "clip_norm")
-        return cls(x_dim=data.x_dim, device=config["device"], **{k: config[k] for k in keys})
-
     def fit_data(self, data, config, progress=True, on_epoch_end=None):
         return self.fit(data.x_train, config["epochs"], config["batch_size"],
                         dynamic_binarization=config["binarize"] == "dynamic", x_val=data.x_val,

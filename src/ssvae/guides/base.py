@@ -19,16 +19,18 @@ from pyro.nn import PyroModule
 
 from ssvae.errors import SsvaeError
 from ssvae.models.networks import mlp
+from ssvae.models.sites import SiteNames, root_name
 
 
-class AmortizedGuide(PyroModule):
+class AmortizedGuide(SiteNames, PyroModule):
     """Base class of q_φ(z|x): an MLP encoder ``x -> h`` and a family-specific head.
 
     :param int x_dim: input size (pixels).
     :param int z_dim: latent size; must match the model's.
     :param hidden: hidden layer sizes of the encoder MLP.
     :param str activation: ``"tanh"``, ``"softplus"`` or ``"relu"``.
-    :param str name: root name of this guide's Pyro parameters.
+    :param str name: root name of this guide's Pyro parameters (default ``"vae_guide"``).
+    :param str prefix: the matching model's ``prefix``: the guide samples ``"<prefix>/z"``.
     :param int num_classes: if positive, the guide is q_φ(z|x,y), conditioned on a
         class label y as well (the M2 model's guide).
     """
@@ -36,8 +38,10 @@ class AmortizedGuide(PyroModule):
     #: whether KL(q(z|x) || N(0, I)) has a closed form for this family
     has_analytic_kl = False
 
-    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0):
-        super().__init__(name)
+    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name=None, num_classes=0,
+                 prefix=None):
+        super().__init__(root_name(prefix, name, "vae_guide"))
+        self._set_prefix(prefix)
         if int(z_dim) < 1 or int(x_dim) < 1:
             raise SsvaeError(f"x_dim and z_dim must be positive, got x_dim={x_dim}, z_dim={z_dim}")
         self.x_dim, self.z_dim, self.num_classes = int(x_dim), int(z_dim), int(num_classes)
@@ -83,8 +87,8 @@ class AmortizedGuide(PyroModule):
         """Sample z ~ q_φ(z|x) (reparameterized) for each image, at site ``"z"``."""
         if x is None:
             raise SsvaeError("the guide q(z|x) needs the images x; pass the same x as to the model")
-        with pyro.plate("data", num_data or x.shape[0], subsample=x):
-            return pyro.sample("z", self.posterior(x))
+        with pyro.plate(self.site("data"), num_data or x.shape[0], subsample=x):
+            return pyro.sample(self.site("z"), self.posterior(x))
 
     @torch.no_grad()
     def posterior_mean(self, x, y=None):

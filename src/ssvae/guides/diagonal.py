@@ -26,8 +26,8 @@ class DiagonalNormalGuide(AmortizedGuide):
 
     has_analytic_kl = True
 
-    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0):
-        super().__init__(x_dim, z_dim, hidden, activation, name, num_classes)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.loc = nn.Linear(self.feature_dim, self.z_dim)
         self.log_var = nn.Linear(self.feature_dim, self.z_dim)
 

@@ -43,9 +43,8 @@ class FlowGuide(AmortizedGuide):
 
     flow = None
 
-    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0,
-                 flow_steps=2, flow_hidden=None, flow=None):
-        super().__init__(x_dim, z_dim, hidden, activation, name, num_classes)
+    def __init__(self, *args, flow_steps=2, flow_hidden=None, flow=None, **kwargs):
+        super().__init__(*args, **kwargs)
         flow = flow or self.flow
         if flow not in FLOWS:
             raise SsvaeError(f"unknown flow {flow!r}; choose one of {', '.join(FLOWS)}")

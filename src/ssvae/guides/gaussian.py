@@ -26,8 +26,8 @@ MIN_SCALE = 1e-4
 class FullCovarianceGuide(AmortizedGuide):
     """q_φ(z|x) = N(μ_φ(x), L_φ(x) L_φ(x)ᵀ), L lower triangular with positive diagonal."""
 
-    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0):
-        super().__init__(x_dim, z_dim, hidden, activation, name, num_classes)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.loc = nn.Linear(self.feature_dim, self.z_dim)
         self.diag = nn.Linear(self.feature_dim, self.z_dim)
         rows, cols = torch.tril_indices(self.z_dim, self.z_dim, offset=-1)
@@ -49,9 +49,8 @@ class FullCovarianceGuide(AmortizedGuide):
 class LowRankGuide(AmortizedGuide):
     """q_φ(z|x) = N(μ_φ(x), D_φ(x) + W_φ(x) W_φ(x)ᵀ) with a ``rank``-column factor W."""
 
-    def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", name="vae_guide", num_classes=0,
-                 rank=2):
-        super().__init__(x_dim, z_dim, hidden, activation, name, num_classes)
+    def __init__(self, *args, rank=2, **kwargs):
+        super().__init__(*args, **kwargs)
         if not int(rank) >= 1:
             raise SsvaeError(f"rank must be at least 1, got {rank}; use --rank 1 or more")
         self.rank = int(rank)

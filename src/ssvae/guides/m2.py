@@ -19,6 +19,7 @@ from pyro.nn import PyroModule
 
 from ssvae.errors import SsvaeError
 from ssvae.models.networks import mlp
+from ssvae.models.sites import SiteNames, root_name
 
 
 class Classifier(nn.Module):
@@ -33,7 +34,7 @@ class Classifier(nn.Module):
         return self.logits(self.body(x))
 
 
-class M2Guide(PyroModule):
+class M2Guide(SiteNames, PyroModule):
     """q_φ(y|x) q_φ(z|x,y) for :class:`~ssvae.models.M2Model`.
 
     :param int x_dim: pixels per image.
@@ -43,14 +44,16 @@ class M2Guide(PyroModule):
     :param classifier_hidden: hidden sizes of the classifier q(y|x).
     :param str activation: hidden activation.
     :param family: guide family of q(z|x,y): a name in ``ssvae.guides.GUIDES`` or a class.
-    :param str name: root name of the guide's Pyro parameters.
+    :param str name: root name of the guide's Pyro parameters (default ``"m2_guide"``).
+    :param str prefix: the matching model's ``prefix`` (sites ``"<prefix>/y"``, ``"<prefix>/z"``).
     """
 
     def __init__(self, x_dim=784, z_dim=50, num_classes=10, hidden=(500,), classifier_hidden=(500,),
-                 activation="softplus", family="diagonal", name="m2_guide", rank=None, flow_steps=None):
+                 activation="softplus", family="diagonal", name=None, rank=None, flow_steps=None, prefix=None):
         from ssvae.guides import make_guide  # the registry imports this module
 
-        super().__init__(name)
+        super().__init__(root_name(prefix, name, "m2_guide"))
+        self._set_prefix(prefix)
         self.x_dim, self.z_dim, self.num_classes = int(x_dim), int(z_dim), int(num_classes)
         self.classifier = Classifier(x_dim, num_classes, classifier_hidden, activation)
         self.z_guide = make_guide(family, x_dim=x_dim, z_dim=z_dim, hidden=hidden, activation=activation,
@@ -70,10 +73,10 @@ class M2Guide(PyroModule):
         """Sample (or enumerate) y ~ q(y|x) where y is None, then z ~ q(z|x,y)."""
         if x is None:
             raise SsvaeError("the guide q(y,z|x) needs the images x; pass the same x as to the model")
-        with pyro.plate("data", num_data or x.shape[0], subsample=x):
+        with pyro.plate(self.site("data"), num_data or x.shape[0], subsample=x):
             if y is None:
-                y = pyro.sample("y", dist.Categorical(logits=self.classify(x)))
-            return pyro.sample("z", self.z_guide.posterior(x, y))
+                y = pyro.sample(self.site("y"), dist.Categorical(logits=self.classify(x)))
+            return pyro.sample(self.site("z"), self.z_guide.posterior(x, y))
 
     @torch.no_grad()
     def predict_proba(self, x):

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
 
 from ssvae.errors import SsvaeError
+from ssvae.inference.checks import check_model_guide
 
 ENUMERATIONS = ("parallel", "sequential", "sample")
 
@@ -70,6 +71,11 @@ class SemiSupervisedELBO(torch.nn.Module):
             self.unlabelled_guide = config_enumerate(guide, default=enumerate)
         #: the last call's terms, per image: labelled ELBO, unlabelled ELBO, classification loss
         self.last_terms = {}
+
+    def check(self, x_labelled, y_labelled, x_unlabelled, num_labelled=None, num_unlabelled=None):
+        """Check that the guide fits the model on labelled and on unlabelled images."""
+        check_model_guide(self.model, self.guide, x_labelled, y_labelled)
+        check_model_guide(self.model, self.guide, x_unlabelled)
 
     def forward(self, x_labelled, y_labelled, x_unlabelled, num_labelled=None, num_unlabelled=None):
         loss_l = self.labelled_elbo.differentiable_loss(self.model, self.guide, x_labelled, y_labelled,

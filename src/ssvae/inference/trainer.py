@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ssvae.errors import SsvaeError, TrainingDiverged
 from ssvae.inference.checkpoint import load_module_state
+from ssvae.inference.checks import check_model_guide
 from ssvae.inference.elbo import make_elbo
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "clipped-adam": ClippedAdam}
@@ -56,6 +57,16 @@ class Trainer:
             self.optimizer = torch.optim.Adam(groups, lr=lr)
             self.clip_norm = clip_norm
         self.history = []
+        self._checked = False
+
+    def check(self, *args, **kwargs):
+        """Check once that the guide fits the model at these step arguments (see :mod:`ssvae.inference.checks`)."""
+        if not self._checked:
+            if hasattr(self.loss, "check"):
+                self.loss.check(*args, **kwargs)
+            else:
+                check_model_guide(self.model, self.guide, *args, **kwargs)
+            self._checked = True
 
     def step(self, *args, **kwargs):
         """One gradient step on the loss at these arguments; returns the loss value."""
@@ -89,6 +100,7 @@ class Trainer:
                        leave=False, dynamic_ncols=True)
             with pyro.validation_enabled(False):  # data were checked once, up front
                 for args, kwargs in bar:
+                    self.check(*args, **kwargs)
                     try:
                         total += self.step(*args, **kwargs)
                     except TrainingDiverged as e:

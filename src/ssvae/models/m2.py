@@ -23,9 +23,10 @@ from pyro.poutine.util import is_validation_enabled
 
 from ssvae.errors import SsvaeError
 from ssvae.models.decoders import make_decoder
+from ssvae.models.sites import SiteNames, check_latent, root_name
 
 
-class M2Model(PyroModule):
+class M2Model(SiteNames, PyroModule):
     """p(y) p(z) p_θ(x|y,z).
 
     :param int x_dim: pixels per image.
@@ -35,12 +36,15 @@ class M2Model(PyroModule):
     :param str activation: hidden activation (the paper used softplus).
     :param str likelihood: decoder family (``"bernoulli"``, ``"gaussian"``, ``"cbernoulli"``).
     :param class_probs: prior π over classes (default uniform).
-    :param str name: root name of the model's Pyro parameters.
+    :param str name: root name of the model's Pyro parameters (default ``"m2_model"``).
+    :param str prefix: names the sites ``"<prefix>/y"``, ``"<prefix>/z"``, ``"<prefix>/x"``
+        and the plate ``"<prefix>/data"`` (see :mod:`ssvae.models.sites`).
     """
 
     def __init__(self, x_dim=784, z_dim=50, num_classes=10, hidden=(500,), activation="softplus",
-                 likelihood="bernoulli", class_probs=None, name="m2_model", **decoder_kwargs):
-        super().__init__(name)
+                 likelihood="bernoulli", class_probs=None, name=None, prefix=None, **decoder_kwargs):
+        super().__init__(root_name(prefix, name, "m2_model"))
+        self._set_prefix(prefix)
         if int(num_classes) < 2:
             raise SsvaeError(f"num_classes must be at least 2, got {num_classes}")
         self.x_dim, self.z_dim, self.num_classes, self.likelihood = int(x_dim), int(z_dim), int(num_classes), likelihood
@@ -80,7 +84,7 @@ class M2Model(PyroModule):
         if x is not None:
             batch = x.shape[0]
             if is_validation_enabled():
-                self.decoder.check_data(x, what="x (the model's observed site 'x')")
+                self.decoder.check_data(x, what=f"x (the model's observed site {self.site('x')!r})")
         elif y is not None:
             batch = y.shape[0]
         elif batch_size is not None:
@@ -89,8 +93,10 @@ class M2Model(PyroModule):
             raise SsvaeError("the model needs images x, labels y or batch_size")
         if y is not None and is_validation_enabled():
             self.check_labels(y, batch)
-        with pyro.plate("data", num_data or batch, subsample=x, subsample_size=None if x is not None else batch,
-                        device=self.class_probs.device):
-            y = pyro.sample("y", dist.Categorical(self.class_probs), obs=y)
-            z = pyro.sample("z", self.prior())
-            return pyro.sample("x", self.decode(z, y), obs=x)
+        with pyro.plate(self.site("data"), num_data or batch, subsample=x,
+                        subsample_size=None if x is not None else batch, device=self.class_probs.device):
+            y = pyro.sample(self.site("y"), dist.Categorical(self.class_probs), obs=y)
+            z = pyro.sample(self.site("z"), self.prior())
+            if is_validation_enabled():
+                check_latent(z, self.z_dim, self.site("z"))
+            return pyro.sample(self.site("x"), self.decode(z, y), obs=x)

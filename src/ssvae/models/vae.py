@@ -21,9 +21,10 @@ from pyro.nn import PyroModule
 
 from ssvae.errors import SsvaeError
 from ssvae.models.decoders import make_decoder
+from ssvae.models.sites import SiteNames, check_latent, root_name
 
 
-class VAEModel(PyroModule):
+class VAEModel(SiteNames, PyroModule):
     """p(z) p_θ(x|z) with a Gaussian prior and an MLP decoder.
 
     :param int x_dim: pixels per image (784 for 28x28).
@@ -31,13 +32,16 @@ class VAEModel(PyroModule):
     :param hidden: hidden layer sizes of the decoder MLP, e.g. ``(400,)`` or ``(500, 500)``.
     :param str activation: ``"tanh"`` (the paper's), ``"softplus"`` or ``"relu"``.
     :param str likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"cbernoulli"``.
-    :param str name: the root name of this module's Pyro parameters; give two
-        instances in one program different names.
+    :param str name: the root name of this module's Pyro parameters (default ``"vae_model"``).
+    :param str prefix: names the sites ``"<prefix>/z"``, ``"<prefix>/x"`` and the plate
+        ``"<prefix>/data"`` (see :mod:`ssvae.models.sites`); give two instances in one
+        program different prefixes.
     """
 
     def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", likelihood="bernoulli",
-                 name="vae_model", **decoder_kwargs):
-        super().__init__(name)
+                 name=None, prefix=None, **decoder_kwargs):
+        super().__init__(root_name(prefix, name, "vae_model"))
+        self._set_prefix(prefix)
         if int(z_dim) < 1 or int(x_dim) < 1:
             raise SsvaeError(f"x_dim and z_dim must be positive, got x_dim={x_dim}, z_dim={z_dim}")
         self.x_dim, self.z_dim, self.likelihood = int(x_dim), int(z_dim), likelihood
@@ -58,13 +62,15 @@ class VAEModel(PyroModule):
         """
         if x is not None:
             if is_validation_enabled():
-                self.decoder.check_data(x, what="x (the model's observed site 'x')")
+                self.decoder.check_data(x, what=f"x (the model's observed site {self.site('x')!r})")
             batch = x.shape[0]
         elif batch_size is not None:
             batch = int(batch_size)
         else:
             raise SsvaeError("the model needs images x to condition on, or batch_size to generate new images")
-        with pyro.plate("data", num_data or batch, subsample=x if x is not None else None,
+        with pyro.plate(self.site("data"), num_data or batch, subsample=x if x is not None else None,
                         subsample_size=None if x is not None else batch):
-            z = pyro.sample("z", self.prior())
-            return pyro.sample("x", self.decoder(z), obs=x)
+            z = pyro.sample(self.site("z"), self.prior())
+            if is_validation_enabled():
+                check_latent(z, self.z_dim, self.site("z"))
+            return pyro.sample(self.site("x"), self.decoder(z), obs=x)

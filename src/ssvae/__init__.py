@@ -11,7 +11,7 @@ semi-supervised models of Kingma, Rezende, Mohamed & Welling (2014).
 """
 from ssvae.errors import SsvaeError, TrainingDiverged
 from ssvae.guides import GUIDES, AmortizedGuide, Classifier, DiagonalNormalGuide, M2Guide, make_guide
-from ssvae.inference import Trainer, elbo_terms, evaluate, iwae_log_likelihood, make_elbo, parameter_table
+from ssvae.inference import Trainer, check_model_guide, elbo_terms, evaluate, iwae_log_likelihood, make_elbo, parameter_table
 from ssvae.inference.semisupervised import SemiSupervisedELBO
 from ssvae.m2 import M2
 from ssvae.models import M2Model, VAEModel, make_decoder
@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GUIDES", "M2", "VAE", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "M2Guide", "M2Model",
-    "SemiSupervisedELBO", "SsvaeError", "Trainer", "TrainingDiverged", "VAEModel", "elbo_terms", "evaluate",
+    "SemiSupervisedELBO", "SsvaeError", "Trainer", "TrainingDiverged", "VAEModel", "check_model_guide", "elbo_terms",
+    "evaluate",
     "iwae_log_likelihood", "make_decoder", "make_elbo", "make_guide", "parameter_table",
 ]

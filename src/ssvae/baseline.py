@@ -48,3 +48,37 @@ def classifier_accuracy(net, x, y, batch_size=5000):
     net.eval()
     correct = sum((net(xb).argmax(-1) == yb).sum().item() for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
     return correct / x.shape[0]
+
+
+def label_spreading_accuracy(features, y, labelled, features_test, y_test, num_classes, neighbours=10):
+    """M1 + a transductive classifier: scikit-learn's ``LabelSpreading`` (k-NN graph) over the codes of
+    all training images, labels on ``labelled`` only — the stand-in for the paper's TSVM.
+
+    Returns None if scikit-learn is not installed (``pip install 'ssvae[sklearn]'``).
+    """
+    try:
+        from sklearn.semi_supervised import LabelSpreading
+    except ImportError:
+        return None
+    targets = torch.full((features.shape[0],), -1, dtype=torch.long)
+    targets[labelled.cpu()] = y[labelled].cpu()
+    model = LabelSpreading(kernel="knn", n_neighbors=neighbours, max_iter=100)
+    model.fit(features.cpu().numpy(), targets.numpy())
+    predicted = torch.as_tensor(model.predict(features_test.cpu().numpy()))
+    return (predicted == y_test.cpu()).float().mean().item()
+
+
+def latent_classifiers(features, y, labelled, features_val, y_val, features_test, y_test, num_classes,
+                       hidden=(500,), activation="softplus", lr=3e-4):
+    """Test accuracies of classifiers on codes (M1 + classifier): ``linear`` (softmax regression) and
+    ``mlp`` on the labelled codes, early stopped on validation; ``spreading`` (label spreading
+    over all codes) where scikit-learn is installed."""
+    results = {}
+    for name, layers in (("linear", ()), ("mlp", hidden)):
+        net, _ = train_baseline(features[labelled], y[labelled], features_val, y_val, num_classes, layers,
+                                activation, lr)
+        results[name] = classifier_accuracy(net, features_test, y_test)
+    spreading = label_spreading_accuracy(features, y, labelled, features_test, y_test, num_classes)
+    if spreading is not None:
+        results["spreading"] = spreading
+    return results

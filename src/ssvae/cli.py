@@ -19,6 +19,7 @@ from ssvae.guides import GUIDES
 from ssvae.inference import ELBOS, OPTIMIZERS
 from ssvae.inference.checkpoint import save_table
 from ssvae.inference.semisupervised import ENUMERATIONS
+from ssvae.m2 import M2
 from ssvae.models import ACTIVATIONS, DECODERS
 
 D = runs.defaults("vae")
@@ -52,11 +53,11 @@ def _positive_float(text):
 
 def _add_train(sub):
     p = sub.add_parser("train", help="train a model and write a run directory",
-                       description="Train the AEVB variational autoencoder (--model vae) or the semi-supervised M2 "
-                                   "(--model m2) with SVI and write a run directory (config.json, checkpoint.pt, "
+                       description="Train the AEVB variational autoencoder (--model vae), the semi-supervised M2 "
+                                   "(--model m2) or the stacked M1+M2 (--model m1m2) with SVI and write a run directory (config.json, checkpoint.pt, "
                                    "history.csv, metrics.json, pictures).")
     p.add_argument("--model", choices=sorted(runs.ESTIMATORS), help="vae: unsupervised AEVB / M1; m2: semi-supervised "
-                   "M2 with a few labels (default: vae)")
+                   "M2 with a few labels; m1m2: M2 stacked on M1's codes (default: vae)")
     p.add_argument("--out", default="runs/run", help="run directory to create (default: runs/run)")
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted or finished run in DIR from its "
                    "checkpoint (only --epochs, --device and --quiet may be given with it)")
@@ -97,6 +98,18 @@ def _add_train(sub):
                    help=f"hidden sizes of the classifier q(y|x) (default: {M['classifier_hidden'][0]})")
     g.add_argument("--no-baseline", dest="baseline", action="store_const", const=False,
                    help="skip training the labelled-only baseline classifier")
+    S = runs.defaults("m1m2")
+    g = p.add_argument_group("M1+M2 (--model m1m2; every M2 flag applies to M2 on the codes)")
+    g.add_argument("--m1", metavar="DIR", help="reuse the trained VAE run in DIR as M1 (default: train M1 first, "
+                   "into OUT/m1)")
+    g.add_argument("--z1-dim", type=_positive_int, help=f"size of M1's code z1 (default: {S['z1_dim']})")
+    g.add_argument("--m1-hidden", type=_positive_int, nargs="+", metavar="H",
+                   help=f"M1's hidden sizes (default: {' '.join(map(str, S['m1_hidden']))})")
+    g.add_argument("--m1-epochs", type=_positive_int, help=f"M1 training epochs (default: {S['m1_epochs']})")
+    g.add_argument("--m1-lr", type=_positive_float, help=f"M1 learning rate (default: {S['m1_lr']})")
+    g.add_argument("--m1-batch-size", type=_positive_int, help=f"M1 minibatch size (default: {S['m1_batch_size']})")
+    g.add_argument("--features", choices=["sample", "mean"], help="M2 learns from z1 ~ q(z1|x) drawn at every step "
+                   f"(sample, the paper's) or from E[z1|x] (mean) (default: {S['features']})")
     g = p.add_argument_group("objective and optimizer")
     g.add_argument("--elbo", choices=["auto", *ELBOS], help="(vae) meanfield: closed-form KL (TraceMeanField_ELBO); "
                    "trace: Monte Carlo KL (Trace_ELBO); auto: meanfield where the guide family has a closed-form KL, "
@@ -153,7 +166,7 @@ def _add_predict(sub):
     p = sub.add_parser("predict", help="classify images with a trained M2 run",
                        description="Class probabilities q(y|x) and labels for images in an idx, .npy or .pt file "
                                    "((N, 28, 28) or (N, 784); uint8 0..255 or float 0..1), as CSV.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'ssvae train --model m2'")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'ssvae train --model m2' (or m1m2)")
     p.add_argument("input", metavar="INPUT", help="images to classify")
     p.add_argument("--out", help="CSV file to write (default: print to stdout)")
     p.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "checkpoint.pt"],
@@ -176,7 +189,7 @@ def build_parser():
 
 
 #: every train option of any model; with --resume only epochs (and device) may be given
-RUN_OPTIONS = sorted(set(runs.defaults("vae")) | set(runs.defaults("m2")))
+RUN_OPTIONS = sorted(set().union(*(runs.defaults(model) for model in runs.ESTIMATORS)))
 
 
 def cmd_train(args):
@@ -202,7 +215,7 @@ def cmd_evaluate(args):
     if config.get("model", "vae") == "vae":
         options["iwae_k"] = 1000 if args.iwae_k is None else args.iwae_k
     elif args.iwae_k is not None:
-        raise SsvaeError("--iwae-k applies to vae runs; an m2 run is evaluated by its accuracy")
+        raise SsvaeError(f"--iwae-k applies to vae runs; an {config['model']} run is evaluated by its accuracy")
     data = runs.load_data(config, data_dir=args.data_dir)
     pyro.set_rng_seed(args.seed)
     metrics = runs.evaluate_run(args.run_dir, estimator, data, args.split, config, progress=not args.quiet,
@@ -213,7 +226,7 @@ def cmd_evaluate(args):
 def cmd_sample(args):
     estimator, config = runs.load_run(args.run_dir, device=args.device)
     pyro.set_rng_seed(args.seed)
-    if estimator.kind == "m2":  # rows of each class
+    if isinstance(estimator, M2):  # rows of each class (m2 and m1m2)
         k = estimator.num_classes
         labels = torch.arange(k).repeat(-(-args.num // k))[:args.num]
         images, nrow = estimator.sample(labels, mean=not args.binary), k
@@ -228,8 +241,8 @@ def cmd_sample(args):
 
 def cmd_predict(args):
     estimator, config = runs.load_run(args.run_dir, device=args.device, checkpoint=args.checkpoint)
-    if estimator.kind != "m2":
-        raise SsvaeError(f"{args.run_dir} is a {estimator.kind!r} run; predict needs a classifier (--model m2)")
+    if not isinstance(estimator, M2):
+        raise SsvaeError(f"{args.run_dir} is a {estimator.kind!r} run; predict needs a classifier (--model m2 or m1m2)")
     x = read_images(args.input, estimator.model.x_dim)
     if config["binarize"] != "none":  # as the test set: one seeded Bernoulli draw
         x = torch.bernoulli(x, generator=torch.Generator().manual_seed(args.seed))

@@ -92,7 +92,8 @@ class Estimator:
     def from_config(cls, config, data):
         """Build from a run config: the options in ``RUN_DEFAULTS`` that the constructor takes,
         with sizes (``x_dim``, ``num_classes``) from the data."""
-        accepted = inspect.signature(cls.__init__).parameters
+        accepted = {name for klass in cls.__mro__ if "__init__" in vars(klass)
+                    for name in inspect.signature(klass.__init__).parameters}
         sizes = {"x_dim": data.x_dim, "num_classes": data.num_classes}
         kwargs = {k: config[k] for k in cls.RUN_DEFAULTS if k in accepted}
         kwargs.update({k: v for k, v in sizes.items() if k in accepted})
@@ -102,5 +103,5 @@ class Estimator:
         """Raise :class:`SsvaeError` if this run cannot work on ``data`` (called before writing anything)."""
         self.check_data(data.x_train, "training images", config["binarize"] == "dynamic")
 
-    def start_run(self, out, data, config):
+    def start_run(self, out, data, config, progress=True, log=print):
         """Write files a fresh run needs beside its config (none by default)."""

@@ -79,13 +79,23 @@ class M2(Estimator):
                            num_particles=int(num_particles), optimizer=optimizer, lr=float(lr),
                            guide_lr=guide_lr, clip_norm=clip_norm)
         self.device = resolve_device(device)
-        self.model = M2Model(x_dim, z_dim, num_classes, hidden, activation, likelihood).to(self.device)
-        self.guide = M2Guide(x_dim, z_dim, num_classes, hidden, classifier_hidden, activation, guide,
-                             rank=rank, flow_steps=flow_steps).to(self.device)
+        self.model = self.build_model().to(self.device)
+        self.guide = self.build_guide().to(self.device)
         self.objective = SemiSupervisedELBO(self.model, self.guide, alpha if alpha is not None else 0.0,
                                             enumerate, num_particles)
         self.trainer = Trainer(self.model, self.guide, optimizer=optimizer, lr=lr, guide_lr=guide_lr,
                                clip_norm=clip_norm, loss=self.objective)
+
+    def build_model(self):
+        """p(y) p(z) p_θ(x|y,z) from ``self.config``."""
+        c = self.config
+        return M2Model(c["x_dim"], c["z_dim"], c["num_classes"], c["hidden"], c["activation"], c["likelihood"])
+
+    def build_guide(self):
+        """q_φ(y|x) q_φ(z|x,y) from ``self.config``."""
+        c = self.config
+        return M2Guide(c["x_dim"], c["z_dim"], c["num_classes"], c["hidden"], c["classifier_hidden"], c["activation"],
+                       c["guide"], rank=c["rank"], flow_steps=c["flow_steps"])
 
     @property
     def num_classes(self):
@@ -172,7 +182,7 @@ class M2(Estimator):
         x = x.to(self.device)
         if y is None:
             y = self.predict(x)[1]
-        z = self.guide.z_guide.posterior_mean(x, y.to(self.device))  # (N, z_dim)
+        z = self.guide.style_mean(x, y.to(self.device))  # (N, z_dim)
         classes = torch.arange(self.num_classes, device=self.device)
         return self.model.decode(z.unsqueeze(1), classes.unsqueeze(0)).mean
 
@@ -195,7 +205,7 @@ class M2(Estimator):
         super().check_run(data, config)
         self.split_labels(data, config)
 
-    def start_run(self, out, data, config):
+    def start_run(self, out, data, config, progress=True, log=print):
         labelled, _ = self.split_labels(data, config)
         save_table(os.path.join(out, "labelled.csv"),
                    pd.DataFrame({"index": labelled.tolist(), "label": data.y_train[labelled].tolist()}))
@@ -238,7 +248,7 @@ class M2(Estimator):
         classes = torch.arange(k).repeat_interleave(8)
         samples = self.sample(classes).reshape(k, 8, -1).transpose(0, 1).reshape(k * 8, -1)
         plots.save_grid(os.path.join(out, "samples.png"), samples, shape, nrow=k)
-        z = self.guide.z_guide.posterior_mean(data.x_test.to(self.device), predicted.to(self.device))
+        z = self.guide.style_mean(data.x_test.to(self.device), predicted.to(self.device))
         if z.shape[-1] > 2:
             z = plots.project_2d(z)
         plots.latent_scatter(os.path.join(out, "latent.png"), z, data.y_test,

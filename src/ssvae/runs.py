@@ -26,10 +26,11 @@ from ssvae import plots
 from ssvae.data import binarize, load_dataset
 from ssvae.errors import SsvaeError, TrainingDiverged
 from ssvae.inference.checkpoint import load_json, save_json, save_table
+from ssvae.m1m2 import M1M2
 from ssvae.m2 import M2
 from ssvae.vae import VAE
 
-ESTIMATORS = {"vae": VAE, "m2": M2}
+ESTIMATORS = {"vae": VAE, "m2": M2, "m1m2": M1M2}
 
 #: options every run has, whatever the model
 COMMON_DEFAULTS = dict(model="vae", dataset="fashion-mnist", data_dir=None, train_size=None, binarize="dynamic",
@@ -95,7 +96,7 @@ def train(out, config=None, resume=False, epochs=None, progress=True, log=print)
         config.update({k: v for k, v in estimator.config.items() if k in config})  # resolved values
         os.makedirs(out, exist_ok=True)
         save_json(os.path.join(out, "config.json"), config)
-        estimator.start_run(out, data, config)
+        estimator.start_run(out, data, config, progress=progress, log=log)
     metric = estimator.selection_metric
 
     def on_epoch_end(epoch, row):

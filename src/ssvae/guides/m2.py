@@ -82,3 +82,8 @@ class M2Guide(SiteNames, PyroModule):
     def predict_proba(self, x):
         """q_φ(y|x) as probabilities, shape ``(batch, num_classes)``."""
         return torch.softmax(self.classify(x), -1)
+
+    @torch.no_grad()
+    def style_mean(self, x, y):
+        """E[z|x,y], the style code of each image given its class (for analogies and latent plots)."""
+        return self.z_guide.posterior_mean(x, y)

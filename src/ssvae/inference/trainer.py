@@ -48,8 +48,9 @@ class Trainer:
                 raise SsvaeError(f"{what} must be positive, got {value}")
         self.model, self.guide = model, guide
         self.loss = loss if loss is not None else make_elbo(elbo, num_particles, guide)(model, guide)
-        groups = [{"params": list(model.parameters()), "lr": lr},
-                  {"params": list(guide.parameters()), "lr": guide_lr or lr}]
+        # frozen weights (requires_grad=False, e.g. a trained M1 under M2) are left out
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr},
+                  {"params": [p for p in guide.parameters() if p.requires_grad], "lr": guide_lr or lr}]
         if optimizer == "clipped-adam":
             self.optimizer = ClippedAdam(groups, lr=lr, clip_norm=clip_norm or 10.0, lrd=lrd)
             self.clip_norm = None

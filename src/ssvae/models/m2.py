@@ -26,6 +26,24 @@ from ssvae.models.decoders import make_decoder
 from ssvae.models.sites import SiteNames, check_latent, root_name
 
 
+def observed_batch(model, x, y, batch_size):
+    """The batch size of a call of an M2-like ``model`` with images ``x`` and/or labels ``y``,
+    or ``batch_size`` to generate; the inputs are checked when Pyro's validation is on."""
+    if x is not None:
+        batch = x.shape[0]
+        if is_validation_enabled():
+            model.decoder.check_data(x, what=f"x (the model's observed site {model.site('x')!r})")
+    elif y is not None:
+        batch = y.shape[0]
+    elif batch_size is not None:
+        batch = int(batch_size)
+    else:
+        raise SsvaeError("the model needs images x, labels y or batch_size")
+    if y is not None and is_validation_enabled():
+        model.check_labels(y, batch)
+    return batch
+
+
 class M2Model(SiteNames, PyroModule):
     """p(y) p(z) p_θ(x|y,z).
 
@@ -56,7 +74,12 @@ class M2Model(SiteNames, PyroModule):
             raise SsvaeError(f"class_probs must be {self.num_classes} non-negative numbers summing to 1")
         self.register_buffer("class_probs", probs)
 
+    def class_prior(self):
+        """p(y) = Cat(π)."""
+        return dist.Categorical(self.class_probs)
+
     def prior(self):
+        """p(z) = N(0, I)."""
         return dist.Normal(torch.zeros((), device=self.class_probs.device), 1.0).expand([self.z_dim]).to_event(1)
 
     def decode(self, z, y):
@@ -81,21 +104,10 @@ class M2Model(SiteNames, PyroModule):
         :param num_data: size of the dataset this minibatch represents.
         :param batch_size: how many to generate when ``x`` and ``y`` are None.
         """
-        if x is not None:
-            batch = x.shape[0]
-            if is_validation_enabled():
-                self.decoder.check_data(x, what=f"x (the model's observed site {self.site('x')!r})")
-        elif y is not None:
-            batch = y.shape[0]
-        elif batch_size is not None:
-            batch = int(batch_size)
-        else:
-            raise SsvaeError("the model needs images x, labels y or batch_size")
-        if y is not None and is_validation_enabled():
-            self.check_labels(y, batch)
+        batch = observed_batch(self, x, y, batch_size)
         with pyro.plate(self.site("data"), num_data or batch, subsample=x,
                         subsample_size=None if x is not None else batch, device=self.class_probs.device):
-            y = pyro.sample(self.site("y"), dist.Categorical(self.class_probs), obs=y)
+            y = pyro.sample(self.site("y"), self.class_prior(), obs=y)
             z = pyro.sample(self.site("z"), self.prior())
             if is_validation_enabled():
                 check_latent(z, self.z_dim, self.site("z"))

@@ -1,0 +1,155 @@
+r"""M1+M2, the stacked model of Kingma et al. (2014), as one object.
+
+Stage 1 (M1): a VAE (:class:`~ssvae.VAE`) learns codes z1 of all training
+images, without labels — or a trained VAE run is reused (``--m1 DIR``). Stage 2:
+M2 learns the codes, p(y)p(z2)p_θ(z1|y,z2) with a Gaussian decoder, while M1's
+decoder and encoder stay fixed. Both halves live in one Pyro model
+(:class:`~ssvae.models.StackedModel`) and one guide
+(:class:`~ssvae.guides.StackedGuide`), trained by the same objective and trainer
+as M2 on pixels, saved in one checkpoint, and predicting x → E[z1|x] → q(y|z1).
+
+For comparison, a test evaluation also reports M1 + classifier: softmax
+regression (``m1_linear``) and an MLP (``m1_mlp``) on the labelled codes, and
+label spreading over all codes (``m1_spreading``, with scikit-learn), the
+stand-in for the paper's M1+TSVM.
+
+Example::
+
+    m1 = VAE(z_dim=50, hidden=[500, 500], activation="softplus")
+    m1.fit(x_train, epochs=30, dynamic_binarization=True)
+    stacked = M1M2(z1_dim=50)
+    stacked.load_m1(m1)
+    stacked.fit(x_l, y_l, x_u, epochs=30, dynamic_binarization=True, x_val=x_val, y_val=y_val)
+"""
+import os
+
+import torch
+
+from ssvae.baseline import latent_classifiers
+from ssvae.errors import SsvaeError
+from ssvae.guides import DiagonalNormalGuide, M2Guide
+from ssvae.guides.stacked import StackedGuide
+from ssvae.inference.checkpoint import load_json, save_json
+from ssvae.m2 import M2
+from ssvae.models import M2Model, VAEModel
+from ssvae.models.stacked import StackedModel
+from ssvae.vae import VAE
+
+#: options of the M1 stage, taken from the m1m2 run into the VAE run it trains
+M1_OPTIONS = {"z_dim": "z1_dim", "hidden": "m1_hidden", "epochs": "m1_epochs", "lr": "m1_lr",
+              "batch_size": "m1_batch_size", "activation": "activation", "likelihood": "likelihood"}
+
+
+class M1M2(M2):
+    """The stacked model: M1 (a VAE on pixels, frozen) + M2 on its codes.
+
+    Takes every option of :class:`~ssvae.M2` (``z_dim`` is the size of M2's z2; ``hidden``,
+    ``classifier_hidden``, ``guide`` and the rest configure M2 on codes; ``likelihood`` and
+    ``activation`` also configure M1) plus:
+
+    :param int z1_dim: size of M1's code z1.
+    :param m1_hidden: hidden sizes of M1's encoder and decoder (the paper: two layers of 500).
+    :param str features: ``"sample"`` (z1 ~ q(z1|x) at each step, as in the paper) or ``"mean"``.
+    """
+
+    kind = "m1m2"
+    RUN_DEFAULTS = dict(M2.RUN_DEFAULTS, z1_dim=50, m1_hidden=[500, 500], features="sample", m1=None,
+                        m1_epochs=30, m1_lr=1e-3, m1_batch_size=100)
+
+    def __init__(self, x_dim=784, *args, z1_dim=50, m1_hidden=(500, 500), features="sample", **kwargs):
+        self.stack = dict(z1_dim=int(z1_dim), m1_hidden=[int(h) for h in m1_hidden], features=features)
+        super().__init__(x_dim, *args, **kwargs)
+        self.config.update(self.stack)
+
+    def build_model(self):
+        c, s = self.config, self.stack
+        m1 = VAEModel(c["x_dim"], s["z1_dim"], s["m1_hidden"], c["activation"], c["likelihood"])
+        m2 = M2Model(s["z1_dim"], c["z_dim"], c["num_classes"], c["hidden"], c["activation"], "gaussian")
+        return StackedModel(m1, m2)
+
+    def build_guide(self):
+        c, s = self.config, self.stack
+        m1 = DiagonalNormalGuide(c["x_dim"], s["z1_dim"], s["m1_hidden"], c["activation"])
+        m2 = M2Guide(s["z1_dim"], c["z_dim"], c["num_classes"], c["hidden"], c["classifier_hidden"], c["activation"],
+                     c["guide"], rank=c["rank"], flow_steps=c["flow_steps"])
+        return StackedGuide(m1, m2, s["features"])
+
+    def load_m1(self, vae):
+        """Take M1's decoder and encoder from a trained :class:`~ssvae.VAE` of the same shape."""
+        if not isinstance(vae, VAE) or vae.config["guide"] != "diagonal":
+            raise SsvaeError("M1 must be an ssvae VAE with the diagonal guide")
+        wanted = {"x_dim": self.config["x_dim"], "z_dim": self.stack["z1_dim"], "hidden": self.stack["m1_hidden"],
+                  "activation": self.config["activation"], "likelihood": self.config["likelihood"]}
+        got = {k: vae.config[k] for k in wanted}
+        if got != wanted:
+            diff = ", ".join(f"{k}: M1 has {got[k]}, this model {wanted[k]}" for k in wanted if got[k] != wanted[k])
+            raise SsvaeError(f"the M1 run does not match ({diff}); set the matching --z1-dim / --m1-hidden / "
+                             "--activation / --likelihood, or train M1 again (leave out --m1)")
+        self.model.m1.load_state_dict(vae.model.state_dict())
+        self.guide.m1_guide.load_state_dict(vae.guide.state_dict())
+
+    @torch.no_grad()
+    def codes(self, x, batch_size=2000):
+        """M1's posterior means E[z1|x], shape (N, z1_dim): the features M1 + classifier uses."""
+        self.guide.eval()
+        try:
+            return torch.cat([self.guide.m1_guide.posterior_mean(xb) for xb in x.to(self.device).split(batch_size)])
+        finally:
+            self.guide.train()
+
+    # -- run hooks (ssvae.runs) ----------------------------------------------------------
+
+    @staticmethod
+    def _m1_run(directory):
+        path = os.path.join(directory, "config.json")
+        if not os.path.exists(path):
+            raise SsvaeError(f"--m1 {directory} is not a run directory (no config.json); "
+                             "train one with 'ssvae train --model vae' or leave out --m1")
+        config = load_json(path)
+        if config.get("model", "vae") != "vae":
+            raise SsvaeError(f"--m1 {directory} is a {config.get('model')!r} run; M1 must be a --model vae run")
+        return config
+
+    def check_run(self, data, config):
+        super().check_run(data, config)
+        if config["m1"] is not None:
+            m1 = self._m1_run(config["m1"])
+            if m1["dataset"] != config["dataset"] or m1.get("data_dir") != config.get("data_dir"):
+                raise SsvaeError(f"--m1 {config['m1']} was trained on {m1['dataset']} "
+                                 f"({m1.get('data_dir') or 'default location'}), this run uses {config['dataset']}")
+            self.load_m1(VAE.load(os.path.join(config["m1"], "checkpoint.pt"), device=config["device"]))
+
+    def start_run(self, out, data, config, progress=True, log=print):
+        """Train M1 into ``out/m1`` (unless ``--m1`` names a trained one), then load it."""
+        super().start_run(out, data, config, progress, log)
+        if config["m1"] is None:
+            from ssvae import runs  # runs imports this module
+
+            m1_config = {k: config[k] for k in runs.COMMON_DEFAULTS if k != "model"}
+            m1_config.update({k: config[v] for k, v in M1_OPTIONS.items()}, model="vae", iwae_k=0)
+            m1_dir = os.path.join(out, "m1")
+            log(f"stage 1: training M1 (a VAE, z={config['z1_dim']}, {config['m1_epochs']} epochs) into {m1_dir}")
+            runs.train(m1_dir, m1_config, progress=progress, log=log)
+            config["m1"] = m1_dir
+            save_json(os.path.join(out, "config.json"), config)
+            self.load_m1(VAE.load(os.path.join(m1_dir, "checkpoint.pt"), device=config["device"]))
+        log(f"stage 2: M2 on M1's codes (M1 from {config['m1']})")
+
+    def evaluate_data(self, data, split, config, batch_size=2000, progress=False, **ignored):
+        """M1+M2's ``{split}_accuracy`` and, on the test split, the baseline and M1 + classifier."""
+        metrics = super().evaluate_data(data, split, config, batch_size, progress)
+        if split == "test" and config.get("baseline"):
+            labelled, _ = self.split_labels(data, config)
+            generator = torch.Generator().manual_seed(config["seed"])
+            x_train = data.x_train.cpu()
+            if config["binarize"] == "dynamic":  # codes of binary images, as M1 saw in training
+                x_train = torch.bernoulli(x_train, generator=generator)
+            accuracies = latent_classifiers(self.codes(x_train).cpu(), data.y_train.cpu(), labelled.cpu(),
+                                            self.codes(data.x_val).cpu(), data.y_val.cpu(),
+                                            self.codes(data.x_test).cpu(), data.y_test.cpu(), self.num_classes,
+                                            config["classifier_hidden"], config["activation"], config["lr"])
+            metrics.update({f"m1_{name}_test_accuracy": value for name, value in accuracies.items()})
+        m1_metrics = os.path.join(config["m1"] or "", "metrics.json")
+        if config["m1"] and os.path.exists(m1_metrics):
+            metrics["m1_train_seconds"] = load_json(m1_metrics).get("train_seconds")
+        return metrics

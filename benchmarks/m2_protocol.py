@@ -1,24 +1,43 @@
-"""The semi-supervised protocol: M2 and the labelled-only baseline for several N and seeds.
+"""The semi-supervised protocol: M2, M1+M2, M1 + classifiers and the baseline for several N and seeds.
 
-For each number of labels N and each seed, trains ``ssvae train --model m2``
-(balanced labelled subset drawn with the seed; validation 10k for model
-selection; test 10k) and the baseline classifier, then writes one table —
-mean ± std test accuracy of M2 (at the epoch of best validation accuracy, i.e.
-``best.pt``) and of the baseline, epochs and wall time — as CSV and markdown.
+For each seed, M1 (a VAE on all training images, no labels) is trained once
+(``--model vae``, into ``RUNS/m1-s<seed>``) and reused by every M1+M2 run of that
+seed (``--m1``). For each number of labels N and seed it trains
+``ssvae train --model m2`` and ``--model m1m2`` (balanced labelled subset drawn
+with the seed; validation 10k for model selection; test 10k). Each run also
+trains the labelled-only baseline; the M1+M2 runs also fit the M1 + classifier
+rows (softmax regression and an MLP on M1's codes of the labelled images, label
+spreading over the codes of all images). One table — mean ± std test accuracy per
+method and N (M2 and M1+M2 at the epoch of best validation accuracy), epochs and
+training time of each stage — is written as CSV and markdown.
 
-    python benchmarks/m2_protocol.py --dataset fashion-mnist --labels 100 600 1000 3000 --seeds 0 1 2 --epochs 50
+    python benchmarks/m2_protocol.py --dataset fashion-mnist --labels 100 600 1000 3000 --seeds 0 1 2 \\
+        --epochs 50 --m1-epochs 50
 
 Run directories go under ``--runs`` (default ``results/m2-protocol``); the
 table goes to ``--out`` (default ``benchmarks/results/m2_protocol_<dataset>``).
+Finished runs are reused, so an interrupted benchmark continues where it stopped.
 """
 import argparse
 import os
-import time
 
 import pandas as pd
 
 from common import markdown
 from ssvae import runs
+
+#: table rows: (method, run model, metrics key of its test accuracy; None = at the best validation epoch)
+METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", "m2", None),
+           ("M1 + linear", "m1m2", "m1_linear_test_accuracy"), ("M1 + MLP", "m1m2", "m1_mlp_test_accuracy"),
+           ("M1 + label spreading", "m1m2", "m1_spreading_test_accuracy"), ("M1+M2", "m1m2", None)]
+
+
+def train_once(run, config):
+    if os.path.exists(os.path.join(run, "metrics.json")):
+        print(f"reusing {run}", flush=True)
+    else:
+        runs.train(run, config, progress=False, log=lambda *_: None)
+    return runs.load_json(os.path.join(run, "metrics.json"))
 
 
 def main():
@@ -27,46 +46,63 @@ def main():
     parser.add_argument("--data-dir")
     parser.add_argument("--labels", type=int, nargs="+", default=[100, 600, 1000, 3000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--models", nargs="+", default=["m2", "m1m2"], choices=["m2", "m1m2"])
+    parser.add_argument("--epochs", type=int, default=50, help="epochs of M2 and of M2 on M1's codes")
+    parser.add_argument("--m1-epochs", type=int, default=50)
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--alpha-per-image", type=float)
     parser.add_argument("--runs", default="results/m2-protocol")
     parser.add_argument("--out")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
+    common = dict(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, download=False)
+    defaults = runs.defaults("m1m2")
     rows = []
-    for n in args.labels:
-        for seed in args.seeds:
-            run = os.path.join(args.runs, f"{args.dataset}-n{n}-s{seed}")
-            start = time.perf_counter()
-            if os.path.exists(os.path.join(run, "metrics.json")):
-                print(f"reusing {run}")
-            else:
-                runs.train(run, dict(model="m2", dataset=args.dataset, data_dir=args.data_dir, labels=n, seed=seed,
-                                     epochs=args.epochs, train_size=args.train_size,
-                                     alpha_per_image=args.alpha_per_image, download=False), progress=False,
-                           log=lambda *_: None)
-            metrics = runs.load_json(os.path.join(run, "metrics.json"))
-            history = pd.read_csv(os.path.join(run, "history.csv"))
-            best = history.loc[history.val_accuracy.idxmax()]
-            rows.append({"labels": n, "seed": seed, "m2_test_accuracy": float(best.test_accuracy),
-                         "m2_best_epoch": int(best.epoch), "m2_last_test_accuracy": metrics["test_accuracy"],
-                         "baseline_test_accuracy": metrics["baseline_test_accuracy"], "epochs": int(metrics["epochs"]),
-                         "train_minutes": round(metrics["train_seconds"] / 60, 1),
-                         "wall_minutes": round((time.perf_counter() - start) / 60, 1)})
-            print(rows[-1], flush=True)
+    for seed in args.seeds:
+        m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")
+        if "m1m2" in args.models:
+            m1_metrics = train_once(m1_run, dict(common, model="vae", seed=seed, epochs=args.m1_epochs, iwae_k=0,
+                                                 z_dim=defaults["z1_dim"], hidden=defaults["m1_hidden"],
+                                                 activation=defaults["activation"], lr=defaults["m1_lr"],
+                                                 batch_size=defaults["m1_batch_size"]))
+        for n in args.labels:
+            for model in args.models:
+                run = os.path.join(args.runs, f"{args.dataset}-{model}-n{n}-s{seed}")
+                extra = {"m1": m1_run} if model == "m1m2" else {}
+                metrics = train_once(run, dict(common, model=model, labels=n, seed=seed, epochs=args.epochs,
+                                               alpha_per_image=args.alpha_per_image, **extra))
+                history = pd.read_csv(os.path.join(run, "history.csv"))
+                best = history.loc[history.val_accuracy.idxmax()]
+                minutes = metrics["train_seconds"] / 60
+                for method, source, key in METHODS:
+                    if source != model or (key is not None and key not in metrics):
+                        continue
+                    rows.append({"method": method, "labels": n, "seed": seed,
+                                 "test_accuracy": float(best.test_accuracy) if key is None else metrics[key],
+                                 "best_epoch": int(best.epoch) if key is None else None,
+                                 "epochs": int(metrics["epochs"]) if key is None else None,
+                                 "train_minutes": round(minutes, 2) if key is None else None,
+                                 "m1_train_minutes": round(m1_metrics["train_seconds"] / 60, 2)
+                                 if model == "m1m2" else None})
+                print(rows[-1], flush=True)
     per_run = pd.DataFrame(rows)
-    summary = per_run.groupby("labels").agg(
-        m2_mean=("m2_test_accuracy", "mean"), m2_std=("m2_test_accuracy", "std"),
-        baseline_mean=("baseline_test_accuracy", "mean"), baseline_std=("baseline_test_accuracy", "std"),
-        seeds=("seed", "count"), epochs=("epochs", "max"), train_minutes=("train_minutes", "mean")).reset_index()
-    table = pd.DataFrame({
-        "N labels": summary["labels"],
-        "M2 test accuracy %": [f"{100 * m:.2f} ± {100 * (s if s == s else 0):.2f}" for m, s in
-                               zip(summary.m2_mean, summary.m2_std)],
-        "baseline test accuracy %": [f"{100 * m:.2f} ± {100 * (s if s == s else 0):.2f}" for m, s in
-                                     zip(summary.baseline_mean, summary.baseline_std)],
-        "seeds": summary.seeds, "epochs": summary.epochs, "minutes per M2 run": summary.train_minutes.round(1)})
+    order = {name: i for i, (name, _, _) in enumerate(METHODS)}
+    summary = (per_run.groupby(["method", "labels"])
+               .agg(mean=("test_accuracy", "mean"), std=("test_accuracy", "std"), seeds=("seed", "count"),
+                    epochs=("epochs", "max"), minutes=("train_minutes", "mean"), m1_minutes=("m1_train_minutes", "mean"))
+               .reset_index())
+    summary["cell"] = [f"{100 * m:.2f} ± {100 * s:.2f}" if s == s else f"{100 * m:.2f}"
+                       for m, s in zip(summary["mean"], summary["std"])]
+    table = summary.pivot(index="method", columns="labels", values="cell")
+    table = table.loc[sorted(table.index, key=order.get)]
+    table.columns = [f"N={n}" for n in table.columns]
+    timing = summary.groupby("method").agg(seeds=("seeds", "max"), epochs=("epochs", "max"),
+                                           minutes=("minutes", "mean"), m1_minutes=("m1_minutes", "mean"))
+    table["seeds"] = timing["seeds"]
+    table["epochs"] = timing["epochs"].map(lambda v: "" if v != v else int(v))
+    table["train min/run"] = timing["minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
+    table["M1 train min"] = timing["m1_minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
+    table = table.reset_index().rename(columns={"method": "test accuracy % (mean ± std over seeds)"})
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     per_run.to_csv(out + "_runs.csv", index=False)
     table.to_csv(out + ".csv", index=False)

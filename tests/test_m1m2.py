@@ -80,10 +80,12 @@ def test_analogies_and_samples_go_through_both_decoders(binary_batch):
 def test_load_m1_checks_shapes():
     stacked = M1M2(z1_dim=6, z_dim=3, hidden=[16], classifier_hidden=[16], m1_hidden=[32])
     with pytest.raises(SsvaeError, match="z_dim: M1 has 4, this model 6"):
-        stacked.load_m1(VAE(z_dim=4, hidden=[32], activation="softplus"))
+        stacked.load_m1(VAE(z_dim=4, hidden=[32], activation="tanh"))
     with pytest.raises(SsvaeError, match="x_dim: M1 has 100, this model 784"):
-        stacked.load_m1(VAE(x_dim=100, z_dim=6, hidden=[32], activation="softplus"))
-    m1 = VAE(z_dim=6, hidden=[32], activation="softplus")
+        stacked.load_m1(VAE(x_dim=100, z_dim=6, hidden=[32], activation="tanh"))
+    with pytest.raises(SsvaeError, match="activation: M1 has softplus, this model tanh"):
+        stacked.load_m1(VAE(z_dim=6, hidden=[32], activation="softplus"))
+    m1 = VAE(z_dim=6, hidden=[32], activation="tanh")
     stacked.load_m1(m1)
     assert torch.equal(stacked.model.m1.decoder.logits.weight, m1.model.decoder.logits.weight)
     assert torch.equal(stacked.guide.m1_guide.loc.weight, m1.guide.loc.weight)

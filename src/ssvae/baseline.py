@@ -69,14 +69,15 @@ def label_spreading_accuracy(features, y, labelled, features_test, y_test, num_c
 
 
 def latent_classifiers(features, y, labelled, features_val, y_val, features_test, y_test, num_classes,
-                       hidden=(500,), activation="softplus", lr=3e-4):
+                       hidden=(500,), activation="softplus", lr=3e-3, max_epochs=2000, patience=200):
     """Test accuracies of classifiers on codes (M1 + classifier): ``linear`` (softmax regression) and
-    ``mlp`` on the labelled codes, early stopped on validation; ``spreading`` (label spreading
+    ``mlp`` on the labelled codes (Adam at ``lr``, one step per epoch for N <= 100, so more epochs and
+    patience than the pixel baseline), early stopped on validation; ``spreading`` (label spreading
     over all codes) where scikit-learn is installed."""
     results = {}
     for name, layers in (("linear", ()), ("mlp", hidden)):
         net, _ = train_baseline(features[labelled], y[labelled], features_val, y_val, num_classes, layers,
-                                activation, lr)
+                                activation, lr, max_epochs=max_epochs, patience=patience)
         results[name] = classifier_accuracy(net, features_test, y_test)
     spreading = label_spreading_accuracy(features, y, labelled, features_test, y_test, num_classes)
     if spreading is not None:

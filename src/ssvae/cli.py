@@ -105,6 +105,8 @@ def _add_train(sub):
     g.add_argument("--z1-dim", type=_positive_int, help=f"size of M1's code z1 (default: {S['z1_dim']})")
     g.add_argument("--m1-hidden", type=_positive_int, nargs="+", metavar="H",
                    help=f"M1's hidden sizes (default: {' '.join(map(str, S['m1_hidden']))})")
+    g.add_argument("--m1-activation", choices=sorted(ACTIVATIONS), help=f"M1's activation (default: "
+                   f"{S['m1_activation']})")
     g.add_argument("--m1-epochs", type=_positive_int, help=f"M1 training epochs (default: {S['m1_epochs']})")
     g.add_argument("--m1-lr", type=_positive_float, help=f"M1 learning rate (default: {S['m1_lr']})")
     g.add_argument("--m1-batch-size", type=_positive_int, help=f"M1 minibatch size (default: {S['m1_batch_size']})")
@@ -282,12 +284,18 @@ def _summary(metrics, split):
         text = f"{split} accuracy {100 * metrics[f'{split}_accuracy']:.2f}%"
         if split == "test" and "baseline_test_accuracy" in metrics:
             text += f" | labelled-only baseline {100 * metrics['baseline_test_accuracy']:.2f}%"
+        for name in ("linear", "mlp", "spreading"):
+            if split == "test" and f"m1_{name}_test_accuracy" in metrics:
+                text += f" | M1 + {name} {100 * metrics[f'm1_{name}_test_accuracy']:.2f}%"
         return text
     parts = [f"{split} ELBO {metrics[f'{split}_elbo']:.2f}",
              f"E_q[log p(x|z)] {metrics[f'{split}_log_lik']:.2f}", f"KL {metrics[f'{split}_kl']:.2f}"]
     if f"{split}_log_px" in metrics:
         parts.append(f"log p(x) ≈ {metrics[f'{split}_log_px']:.2f} (IWAE, K={metrics[f'{split}_iwae_k']})")
-    return " | ".join(parts) + " nats per image"
+    text = " | ".join(parts) + " nats per image"
+    if f"{split}_active_units" in metrics:
+        text += f" | {metrics[f'{split}_active_units']} active latent units"
+    return text
 
 
 def main(argv=None):

@@ -2,7 +2,10 @@
 
 :func:`evaluate` returns the mean per-image ELBO and its two terms, and — when
 ``iwae_samples`` is given — the importance-weighted log-likelihood estimate.
-All values are in nats per image (higher is better).
+All values are in nats per image (higher is better). With a guide that has
+``posterior_mean``, it also counts the *active units* of the code (Burda et al.
+2016): latent dimensions u with Var_x(E_q[z_u|x]) > 0.01 — dimensions left at
+the prior ("posterior collapse") carry no information about x.
 """
 import pyro
 from tqdm.auto import tqdm
@@ -19,7 +22,7 @@ def evaluate(model, guide, x, batch_size=1000, iwae_samples=None, iwae_batch_siz
     :param iwae_samples: K for the importance-weighted bound; None skips it.
     :param iwae_batch_size: images per IWAE batch (defaults to ``batch_size``).
     """
-    totals = {}
+    totals, means = {}, []
     model_mode, guide_mode = model.training, guide.training
     model.eval(), guide.eval()
     try:
@@ -27,6 +30,8 @@ def evaluate(model, guide, x, batch_size=1000, iwae_samples=None, iwae_batch_siz
             for xb in x.split(batch_size):
                 for key, value in elbo_terms(model, guide, xb).items():
                     totals[key] = totals.get(key, 0.0) + value.sum().item()
+                if hasattr(guide, "posterior_mean"):
+                    means.append(guide.posterior_mean(xb))
             if iwae_samples:
                 chunks = x.split(iwae_batch_size or batch_size)
                 if progress:
@@ -35,4 +40,12 @@ def evaluate(model, guide, x, batch_size=1000, iwae_samples=None, iwae_batch_siz
                                        for xb in chunks)
     finally:
         model.train(model_mode), guide.train(guide_mode)
-    return {key: value / x.shape[0] for key, value in totals.items()}
+    metrics = {key: value / x.shape[0] for key, value in totals.items()}
+    if len(means) and x.shape[0] > 1:
+        metrics["active_units"] = active_units(torch.cat(means))
+    return metrics
+
+
+def active_units(codes, threshold=0.01):
+    """How many columns of ``codes`` (posterior means, one row per image) vary more than ``threshold``."""
+    return int((codes.var(0) > threshold).sum())

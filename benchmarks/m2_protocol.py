@@ -63,7 +63,7 @@ def main():
         if "m1m2" in args.models:
             m1_metrics = train_once(m1_run, dict(common, model="vae", seed=seed, epochs=args.m1_epochs, iwae_k=0,
                                                  z_dim=defaults["z1_dim"], hidden=defaults["m1_hidden"],
-                                                 activation=defaults["activation"], lr=defaults["m1_lr"],
+                                                 activation=defaults["m1_activation"], lr=defaults["m1_lr"],
                                                  batch_size=defaults["m1_batch_size"]))
         for n in args.labels:
             for model in args.models:
@@ -89,7 +89,8 @@ def main():
     order = {name: i for i, (name, _, _) in enumerate(METHODS)}
     summary = (per_run.groupby(["method", "labels"])
                .agg(mean=("test_accuracy", "mean"), std=("test_accuracy", "std"), seeds=("seed", "count"),
-                    epochs=("epochs", "max"), minutes=("train_minutes", "mean"), m1_minutes=("m1_train_minutes", "mean"))
+                    epochs=("epochs", "max"), minutes=("train_minutes", "mean"),
+                    m1_minutes=("m1_train_minutes", "mean"))
                .reset_index())
     summary["cell"] = [f"{100 * m:.2f} ± {100 * s:.2f}" if s == s else f"{100 * m:.2f}"
                        for m, s in zip(summary["mean"], summary["std"])]

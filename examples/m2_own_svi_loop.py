@@ -58,7 +58,8 @@ def main(argv=None):
         xl, xu = torch.bernoulli(x_l[il]), torch.bernoulli(x_u[iu])  # dynamic binarization
         # -J^α / N: both ELBOs scaled to their full sets by the "data" plate, per training image
         loss = (labelled_elbo.differentiable_loss(model, guide, xl, y_l[il], num_data=len(x_l))
-                + unlabelled_elbo.differentiable_loss(model, enumerated_guide, xu, num_data=len(x_u))) / len(data.x_train)
+                + unlabelled_elbo.differentiable_loss(model, enumerated_guide, xu, num_data=len(x_u))
+                ) / len(data.x_train)
         loss = loss + args.alpha * F.cross_entropy(guide.classify(xl), y_l[il])
         optimizer.zero_grad()
         loss.backward()

@@ -117,8 +117,8 @@ def test_predictive_prior_posterior_and_latents(binary_batch):
     latents = Predictive(model, guide=guide, num_samples=4, return_sites=["z"])(x)
     assert set(latents) == {"z"} and latents["z"].shape == (4, 5, 4)
     # the posterior z of an image is centred on the guide's mean
-    many = Predictive(model, guide=guide, num_samples=2000, return_sites=["z"])(x)["z"]
-    assert torch.allclose(many.mean(0), guide.posterior_mean(x), atol=0.1)
+    many = Predictive(model, guide=guide, num_samples=400, return_sites=["z"])(x)["z"]
+    assert torch.allclose(many.mean(0), guide.posterior_mean(x), atol=0.25)
 
 
 def test_predictive_with_m2_samples_classes_from_the_classifier(binary_batch):

@@ -54,8 +54,8 @@ def _positive_float(text):
 def _add_train(sub):
     p = sub.add_parser("train", help="train a model and write a run directory",
                        description="Train the AEVB variational autoencoder (--model vae), the semi-supervised M2 "
-                                   "(--model m2) or the stacked M1+M2 (--model m1m2) with SVI and write a run directory (config.json, checkpoint.pt, "
-                                   "history.csv, metrics.json, pictures).")
+                                   "(--model m2) or the stacked M1+M2 (--model m1m2) with SVI and write a run "
+                                   "directory (config.json, checkpoint.pt, history.csv, metrics.json, pictures).")
     p.add_argument("--model", choices=sorted(runs.ESTIMATORS), help="vae: unsupervised AEVB / M1; m2: semi-supervised "
                    "M2 with a few labels; m1m2: M2 stacked on M1's codes (default: vae)")
     p.add_argument("--out", default="runs/run", help="run directory to create (default: runs/run)")

@@ -55,8 +55,8 @@ class M1M2(M2):
     """
 
     kind = "m1m2"
-    RUN_DEFAULTS = dict(M2.RUN_DEFAULTS, z1_dim=50, m1_hidden=[500, 500], m1_activation="tanh", features="sample", m1=None,
-                        m1_epochs=30, m1_lr=1e-3, m1_batch_size=100)
+    RUN_DEFAULTS = dict(M2.RUN_DEFAULTS, z1_dim=50, m1_hidden=[500, 500], m1_activation="tanh", features="sample",
+                        m1=None, m1_epochs=30, m1_lr=1e-3, m1_batch_size=100)
 
     def __init__(self, x_dim=784, *args, z1_dim=50, m1_hidden=(500, 500), m1_activation="tanh", features="sample",
                  **kwargs):

@@ -21,6 +21,7 @@ from ssvae.guides.diagonal import DiagonalNormalGuide
 from ssvae.guides.flows import FlowGuide, IAFGuide, PlanarGuide, RadialGuide, SplineGuide
 from ssvae.guides.gaussian import FullCovarianceGuide, LowRankGuide
 from ssvae.guides.m2 import Classifier, M2Guide
+from ssvae.guides.stacked import StackedGuide
 
 GUIDES = {
     "diagonal": DiagonalNormalGuide,
@@ -81,6 +82,6 @@ def guide_name(family):
 
 __all__ = [
     "GUIDES", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "FlowGuide", "FullCovarianceGuide", "IAFGuide",
-    "LowRankGuide", "M2Guide", "PlanarGuide", "RadialGuide", "SplineGuide", "guide_class", "guide_name",
+    "LowRankGuide", "M2Guide", "PlanarGuide", "RadialGuide", "SplineGuide", "StackedGuide", "guide_class", "guide_name",
     "make_guide",
 ]

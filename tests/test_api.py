@@ -22,10 +22,6 @@ def small_vae(prefix=None, z_dim=4):
     return VAEModel(784, z_dim, (16,), prefix=prefix), DiagonalNormalGuide(784, z_dim, (16,), prefix=prefix)
 
 
-def sample_sites(trace):
-    return {n: s for n, s in trace.nodes.items() if s["type"] == "sample" and not s["infer"].get("_do_not_trace")}
-
-
 def test_public_api_reexports_the_main_classes():
     for name in ("VAEModel", "M2Model", "AmortizedGuide", "DiagonalNormalGuide", "M2Guide", "Trainer",
                  "SemiSupervisedELBO", "check_model_guide", "parameter_table", "VAE", "M2", "make_guide"):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from pyro.infer import TraceEnum_ELBO, config_enumerate
 
-from ssvae import VAE, M2Guide, M2Model, VAEModel, iwae_log_likelihood, make_elbo
+from ssvae import VAE, M2Guide, M2Model, VAEModel, iwae_log_likelihood
 from ssvae.cli import main
 from ssvae.errors import SsvaeError
 from ssvae.guides import GUIDES, AmortizedGuide, FullCovarianceGuide, LowRankGuide, make_guide

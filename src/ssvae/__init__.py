@@ -7,7 +7,8 @@ semi-supervised models of Kingma, Rezende, Mohamed & Welling (2014).
 - :mod:`ssvae.guides`: amortized guides q_φ (encoders);
 - :mod:`ssvae.inference`: the ELBO, the trainer, evaluation and checkpoints;
 - :mod:`ssvae.data`: MNIST-like datasets as tensors;
-- :class:`VAE`, :class:`M2`, :class:`M1M2`: model, guide and trainer in one object; :mod:`ssvae.cli`: the command line.
+- :class:`VAE`, :class:`M2`, :class:`M1M2`: model, guide and trainer in one object;
+- :mod:`ssvae.cli`: the command line.
 """
 from ssvae.errors import SsvaeError, TrainingDiverged
 from ssvae.guides import (GUIDES, AmortizedGuide, Classifier, DiagonalNormalGuide, M2Guide, StackedGuide,
@@ -23,8 +24,8 @@ from ssvae.vae import VAE
 __version__ = "0.1.0"
 
 __all__ = [
-    "GUIDES", "M1M2", "M2", "VAE", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "M2Guide", "M2Model", "StackedGuide", "StackedModel",
-    "SemiSupervisedELBO", "SsvaeError", "Trainer", "TrainingDiverged", "VAEModel", "check_model_guide", "elbo_terms",
-    "evaluate",
-    "iwae_log_likelihood", "make_decoder", "make_elbo", "make_guide", "parameter_table",
+    "GUIDES", "M1M2", "M2", "VAE", "AmortizedGuide", "Classifier", "DiagonalNormalGuide", "M2Guide", "M2Model",
+    "SemiSupervisedELBO", "SsvaeError", "StackedGuide", "StackedModel", "Trainer", "TrainingDiverged", "VAEModel",
+    "check_model_guide", "elbo_terms", "evaluate", "iwae_log_likelihood", "make_decoder", "make_elbo", "make_guide",
+    "parameter_table",
 ]

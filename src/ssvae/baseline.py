@@ -50,7 +50,7 @@ def classifier_accuracy(net, x, y, batch_size=5000):
     return correct / x.shape[0]
 
 
-def label_spreading_accuracy(features, y, labelled, features_test, y_test, num_classes, neighbours=10):
+def label_spreading_accuracy(features, y, labelled, features_test, y_test, neighbours=10):
     """M1 + a transductive classifier: scikit-learn's ``LabelSpreading`` (k-NN graph) over the codes of
     all training images, labels on ``labelled`` only — the stand-in for the paper's TSVM.
 
@@ -79,7 +79,7 @@ def latent_classifiers(features, y, labelled, features_val, y_val, features_test
         net, _ = train_baseline(features[labelled], y[labelled], features_val, y_val, num_classes, layers,
                                 activation, lr, max_epochs=max_epochs, patience=patience)
         results[name] = classifier_accuracy(net, features_test, y_test)
-    spreading = label_spreading_accuracy(features, y, labelled, features_test, y_test, num_classes)
+    spreading = label_spreading_accuracy(features, y, labelled, features_test, y_test)
     if spreading is not None:
         results["spreading"] = spreading
     return results

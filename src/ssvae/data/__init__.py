@@ -4,4 +4,5 @@ from ssvae.data.datasets import DATASETS, ImageData, load_dataset, load_images
 from ssvae.data.idx import read_idx
 from ssvae.data.labels import balanced_labelled_subset
 
-__all__ = ["BINARIZATIONS", "balanced_labelled_subset", "DATASETS", "ImageData", "binarize", "load_dataset", "load_images", "minibatches", "read_idx"]
+__all__ = ["BINARIZATIONS", "DATASETS", "ImageData", "balanced_labelled_subset", "binarize", "load_dataset",
+           "load_images", "minibatches", "read_idx"]

@@ -8,7 +8,7 @@
   Gaussian base.
 
 Every class takes the same constructor arguments (``x_dim, z_dim, hidden,
-activation, name, num_classes``) plus its own options; :func:`make_guide` builds
+activation, name, num_classes, prefix``) plus its own options; :func:`make_guide` builds
 one by name (or from a user's own :class:`AmortizedGuide` subclass), with a clear
 error for unknown names and for options the family does not take.
 """

@@ -40,6 +40,20 @@ def _labelled_elbo_by_hand(model, guide, x, y):
             + model.prior().log_prob(z))
 
 
+@pytest.mark.parametrize("hidden", [(32,), ()])
+def test_decode_is_the_decoder_on_z_concatenated_with_onehot_y(binary_batch, hidden):
+    """The first-layer lookup of the class part equals the decoder run on ``[z, onehot(y)]``."""
+    model = M2Model(784, Z, K, hidden=hidden)
+    x = binary_batch[:6]
+    for z, y in ((torch.randn(6, Z), torch.arange(6) % K),                # labelled: one class per image
+                 (torch.randn(K, 6, Z), torch.arange(K).unsqueeze(-1))):  # enumerated: (K, 1) against (K, 6)
+        onehot = nn.functional.one_hot(y, K).float().expand(*z.shape[:-1], K)
+        expected = model.decoder(torch.cat([z, onehot], -1))
+        got = model.decode(z, y)
+        assert got.batch_shape == expected.batch_shape == z.shape[:-1]
+        assert torch.allclose(got.log_prob(x), expected.log_prob(x), atol=1e-4)
+
+
 def test_enumerated_elbo_is_the_explicit_sum_over_classes(binary_batch):
     model, guide = _pair()
     x = binary_batch[:8]

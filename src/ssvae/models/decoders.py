@@ -41,7 +41,12 @@ class Decoder(PyroModule):
         self.body = mlp([self.z_dim, *hidden], activation)
         self.feature_dim = ([self.z_dim, *hidden])[-1]
 
-    def forward(self, z):  # pragma: no cover - abstract
+    def forward(self, z):
+        """p(x|z): the body's features of ``z``, then the family's head."""
+        return self.head(self.body(z))
+
+    def head(self, h):  # pragma: no cover - abstract
+        """The distribution of x from the body's features ``h`` (batch shape ``h.shape[:-1]``)."""
         raise NotImplementedError
 
     def mean(self, z):
@@ -73,8 +78,8 @@ class LogitsDecoder(Decoder):
         super().__init__(z_dim, x_dim, hidden, activation)
         self.logits = nn.Linear(self.feature_dim, self.x_dim)
 
-    def forward(self, z):
-        return self.family(logits=self.logits(self.body(z)), validate_args=False).to_event(1)
+    def head(self, h):
+        return self.family(logits=self.logits(h), validate_args=False).to_event(1)
 
 
 class BernoulliDecoder(LogitsDecoder):
@@ -99,8 +104,7 @@ class GaussianDecoder(Decoder):
         self.loc = nn.Linear(self.feature_dim, self.x_dim)
         self.log_var = nn.Linear(self.feature_dim, self.x_dim)
 
-    def forward(self, z):
-        h = self.body(z)
+    def head(self, h):
         scale = self.min_scale + torch.exp(0.5 * self.log_var(h))
         return dist.Normal(self.loc(h), scale, validate_args=False).to_event(1)
 

@@ -83,11 +83,23 @@ class M2Model(SiteNames, PyroModule):
         return dist.Normal(torch.zeros((), device=self.class_probs.device), 1.0).expand([self.z_dim]).to_event(1)
 
     def decode(self, z, y):
-        """p_θ(x|y,z); ``y`` (integer labels) broadcasts against ``z``'s batch shape."""
-        onehot = F.one_hot(y, self.num_classes).to(z.dtype)
-        shape = torch.broadcast_shapes(z.shape[:-1], onehot.shape[:-1])
-        inputs = torch.cat([z.expand(*shape, self.z_dim), onehot.expand(*shape, self.num_classes)], -1)
-        return self.decoder(inputs)
+        """p_θ(x|y,z); ``y`` (integer labels) broadcasts against ``z``'s batch shape.
+
+        The decoder's first layer acts on ``[z, onehot(y)]``:
+        W [z; onehot(y)] + b = W_z z + W_y[:, y] + b. The class part is a column
+        lookup, so under enumeration (``y`` of shape ``(K, 1)``) no one-hot copy
+        of the batch is built and multiplied; same weights, same values.
+        """
+        body = self.decoder.body
+        if not len(body):  # no hidden layer: the head itself reads [z, onehot(y)]
+            onehot = F.one_hot(y, self.num_classes).to(z.dtype)
+            shape = torch.broadcast_shapes(z.shape[:-1], onehot.shape[:-1])
+            inputs = torch.cat([z.expand(*shape, self.z_dim), onehot.expand(*shape, self.num_classes)], -1)
+            return self.decoder(inputs)
+        first = body[0]
+        weight_z, weight_y = first.weight[:, :self.z_dim], first.weight[:, self.z_dim:]
+        hidden = F.linear(z, weight_z, first.bias) + F.embedding(y, weight_y.t())
+        return self.decoder.head(body[1:](hidden))
 
     def check_labels(self, y, batch):
         if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8) or y.shape != (batch,):

@@ -1,4 +1,6 @@
 """Helpers shared by the benchmark scripts (run them as ``python benchmarks/NAME.py``)."""
+import os
+
 
 
 def markdown(frame):
@@ -6,3 +8,36 @@ def markdown(frame):
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def train_or_reuse(run, options, log=print):
+    """The metrics of the run in ``run`` trained with ``options`` (a dict of ``ssvae train`` options).
+
+    A finished run with the same options is reused; one with fewer epochs, or one
+    that was interrupted, is continued from its last checkpoint (constant learning
+    rate, restored RNG: the same as training it in one go). A run made with other
+    options is an error, so that a table never mixes settings silently.
+    """
+    from ssvae import runs
+    from ssvae.errors import SsvaeError
+
+    if not os.path.exists(os.path.join(run, "checkpoint.pt")):
+        runs.train(run, options, progress=False, log=log)
+        return runs.load_json(os.path.join(run, "metrics.json"))
+    saved = runs.load_json(os.path.join(run, "config.json"))
+    differ = {k: (saved.get(k), v) for k, v in options.items()
+              if v is not None and k != "epochs" and saved.get(k) != v}
+    if differ:
+        listed = ", ".join(f"{k}: {old!r} there, {new!r} asked" for k, (old, new) in differ.items())
+        raise SsvaeError(f"{run} was trained with other options ({listed}); delete it or choose another --runs")
+    metrics_path = os.path.join(run, "metrics.json")
+    done = runs.load_json(metrics_path)["epochs"] if os.path.exists(metrics_path) else 0
+    if done >= options["epochs"]:
+        if done > options["epochs"]:
+            raise SsvaeError(f"{run} has {done} epochs, more than the {options['epochs']} asked; "
+                             "delete it or choose another --runs")
+        log(f"reusing {run}")
+    else:
+        log(f"continuing {run} to {options['epochs']} epochs")
+        runs.train(run, resume=True, epochs=options["epochs"], progress=False, log=log)
+    return runs.load_json(metrics_path)

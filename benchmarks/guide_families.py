@@ -15,7 +15,7 @@ import os
 
 import pandas as pd
 
-from common import markdown
+from common import markdown, train_or_reuse
 from ssvae import runs
 from ssvae.guides import GUIDES
 
@@ -35,16 +35,14 @@ def main():
     rows = []
     for family in args.families:
         run = os.path.join(args.runs, family)
-        if not os.path.exists(os.path.join(run, "metrics.json")):
-            options = dict(guide=family, z_dim=args.z_dim, epochs=args.epochs, iwae_k=args.iwae_k,
-                           train_size=args.train_size, download=False)
-            if family == "lowrank":
-                options["rank"] = args.rank
-            if family in ("iaf", "planar", "radial", "spline"):
-                options["flow_steps"] = args.flow_steps
-            runs.train(run, options, progress=False, log=print)
+        options = dict(guide=family, z_dim=args.z_dim, epochs=args.epochs, iwae_k=args.iwae_k,
+                       train_size=args.train_size, download=False)
+        if family == "lowrank":
+            options["rank"] = args.rank
+        if family in ("iaf", "planar", "radial", "spline"):
+            options["flow_steps"] = args.flow_steps
+        metrics = train_or_reuse(run, options)
         estimator, config = runs.load_run(run)
-        metrics = runs.load_json(os.path.join(run, "metrics.json"))
         rows.append({
             "guide": family + (f" (rank {config['rank']})" if config.get("rank") else "")
             + (f" (K={config['flow_steps']})" if config.get("flow_steps") else ""),

@@ -16,28 +16,21 @@ training time of each stage — is written as CSV and markdown.
 
 Run directories go under ``--runs`` (default ``results/m2-protocol``); the
 table goes to ``--out`` (default ``benchmarks/results/m2_protocol_<dataset>``).
-Finished runs are reused, so an interrupted benchmark continues where it stopped.
+Finished runs with the same options are reused and shorter or interrupted ones continued
+(see ``common.train_or_reuse``), so an interrupted benchmark goes on where it stopped.
 """
 import argparse
 import os
 
 import pandas as pd
 
-from common import markdown
+from common import markdown, train_or_reuse
 from ssvae import runs
 
 #: table rows: (method, run model, metrics key of its test accuracy; None = at the best validation epoch)
 METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", "m2", None),
            ("M1 + linear", "m1m2", "m1_linear_test_accuracy"), ("M1 + MLP", "m1m2", "m1_mlp_test_accuracy"),
            ("M1 + label spreading", "m1m2", "m1_spreading_test_accuracy"), ("M1+M2", "m1m2", None)]
-
-
-def train_once(run, config):
-    if os.path.exists(os.path.join(run, "metrics.json")):
-        print(f"reusing {run}", flush=True)
-    else:
-        runs.train(run, config, progress=False, log=lambda *_: None)
-    return runs.load_json(os.path.join(run, "metrics.json"))
 
 
 def main():
@@ -61,16 +54,16 @@ def main():
     for seed in args.seeds:
         m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")
         if "m1m2" in args.models:
-            m1_metrics = train_once(m1_run, dict(common, model="vae", seed=seed, epochs=args.m1_epochs, iwae_k=0,
-                                                 z_dim=defaults["z1_dim"], hidden=defaults["m1_hidden"],
-                                                 activation=defaults["m1_activation"], lr=defaults["m1_lr"],
-                                                 batch_size=defaults["m1_batch_size"]))
+            m1_metrics = train_or_reuse(m1_run, dict(
+                common, model="vae", seed=seed, epochs=args.m1_epochs, iwae_k=0, z_dim=defaults["z1_dim"],
+                hidden=defaults["m1_hidden"], activation=defaults["m1_activation"], lr=defaults["m1_lr"],
+                batch_size=defaults["m1_batch_size"]))
         for n in args.labels:
             for model in args.models:
                 run = os.path.join(args.runs, f"{args.dataset}-{model}-n{n}-s{seed}")
                 extra = {"m1": m1_run} if model == "m1m2" else {}
-                metrics = train_once(run, dict(common, model=model, labels=n, seed=seed, epochs=args.epochs,
-                                               alpha_per_image=args.alpha_per_image, **extra))
+                metrics = train_or_reuse(run, dict(common, model=model, labels=n, seed=seed, epochs=args.epochs,
+                                                   alpha_per_image=args.alpha_per_image, **extra))
                 history = pd.read_csv(os.path.join(run, "history.csv"))
                 best = history.loc[history.val_accuracy.idxmax()]
                 minutes = metrics["train_seconds"] / 60

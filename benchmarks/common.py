@@ -2,7 +2,6 @@
 import os
 
 
-
 def markdown(frame):
     """A pandas DataFrame as a GitHub markdown table (pandas' own needs the tabulate package)."""
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from common import markdown, train_or_reuse
 from ssvae import runs
-from ssvae.guides import GUIDES
+from ssvae.guides import GUIDES, FlowGuide, LowRankGuide
 
 
 def main():
@@ -37,9 +37,9 @@ def main():
         run = os.path.join(args.runs, family)
         options = dict(guide=family, z_dim=args.z_dim, epochs=args.epochs, iwae_k=args.iwae_k,
                        train_size=args.train_size, download=False)
-        if family == "lowrank":
+        if issubclass(GUIDES[family], LowRankGuide):
             options["rank"] = args.rank
-        if family in ("iaf", "planar", "radial", "spline"):
+        if issubclass(GUIDES[family], FlowGuide):
             options["flow_steps"] = args.flow_steps
         metrics = train_or_reuse(run, options)
         estimator, config = runs.load_run(run)

@@ -39,59 +39,77 @@ from ssvae.data import balanced_labelled_subset, load_dataset
 X, Z, K, H = 784, 50, 10, 500
 
 
-class NaiveM2(nn.Module):
-    """The M2 objective written directly: ten full encoder and decoder passes for unlabelled x."""
+class HandWrittenM2(nn.Module):
+    """J^α written directly in PyTorch; subclasses say how the networks read ``[x, y]`` and ``[z, y]``."""
 
     def __init__(self):
         super().__init__()
         self.classifier = nn.Sequential(nn.Linear(X, H), nn.Softplus(), nn.Linear(H, K))
-        self.encoder = nn.Sequential(nn.Linear(X + K, H), nn.Softplus())
         self.loc, self.log_var = nn.Linear(H, Z), nn.Linear(H, Z)
-        self.decoder = nn.Sequential(nn.Linear(Z + K, H), nn.Softplus(), nn.Linear(H, X))
 
-    def elbo(self, x, onehot):
-        h = self.encoder(torch.cat([x, onehot], -1))
+    def encode(self, x, y):
+        """Hidden features of q(z|x,y)."""
+        raise NotImplementedError
+
+    def decode(self, z, y):
+        """Logits of p(x|y,z)."""
+        raise NotImplementedError
+
+    def per_class_elbo(self, x):
+        """L(x, y) for every image and every class, shape ``(batch, K)``."""
+        raise NotImplementedError
+
+    def elbo(self, x, y):
+        h = self.encode(x, y)
         mu, log_var = self.loc(h), self.log_var(h)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
-        logits = self.decoder(torch.cat([z, onehot], -1))
-        log_lik = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        logits = self.decode(z, y)
+        log_lik = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
         kl = -0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(-1)
         return log_lik - kl - torch.log(torch.tensor(float(K)))  # log p(y) uniform
 
     def loss(self, x_l, y_l, x_u, num_l, num_u, alpha):
-        labelled = self.elbo(x_l, F.one_hot(y_l, K).float())
+        labelled = self.elbo(x_l, y_l)
         q = torch.softmax(self.classifier(x_u), -1)
-        per_class = torch.stack([self.elbo(x_u, F.one_hot(torch.full_like(y_l[:1], k), K).float().expand(
-            x_u.shape[0], K)) for k in range(K)], -1)
-        unlabelled = (q * per_class).sum(-1) - (q * torch.log(q + 1e-12)).sum(-1)
+        unlabelled = (q * self.per_class_elbo(x_u)).sum(-1) - (q * torch.log(q + 1e-12)).sum(-1)
         ce = F.cross_entropy(self.classifier(x_l), y_l)
         return -(num_l / x_l.shape[0]) * labelled.sum() - (num_u / x_u.shape[0]) * unlabelled.sum() + alpha * ce
 
 
-class SharedM2(NaiveM2):
-    """The naive objective with the x-projection computed once and the classes batched."""
+class NaiveM2(HandWrittenM2):
+    """Ten full encoder and decoder passes on ``[x, onehot(y)]``, one per class, for unlabelled x."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(X + K, H), nn.Softplus())
+        self.decoder = nn.Sequential(nn.Linear(Z + K, H), nn.Softplus(), nn.Linear(H, X))
+
+    def encode(self, x, y):
+        return self.encoder(torch.cat([x, F.one_hot(y, K).float()], -1))
+
+    def decode(self, z, y):
+        return self.decoder(torch.cat([z, F.one_hot(y, K).float()], -1))
+
+    def per_class_elbo(self, x):
+        return torch.stack([self.elbo(x, torch.full((x.shape[0],), k)) for k in range(K)], -1)
+
+
+class SharedM2(HandWrittenM2):
+    """The x-projection computed once, the class parts of both first layers as lookups, the classes batched."""
 
     def __init__(self):
         super().__init__()
         self.encoder_x, self.encoder_y = nn.Linear(X, H), nn.Embedding(K, H)
         self.decoder_z, self.decoder_y, self.decoder_out = nn.Linear(Z, H), nn.Embedding(K, H), nn.Linear(H, X)
 
-    def elbo(self, x, y):  # y: (batch,) labels, or (K, 1) for all classes against every image
-        h = F.softplus(self.encoder_x(x) + self.encoder_y(y))
-        mu, log_var = self.loc(h), self.log_var(h)
-        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
-        logits = self.decoder_out(F.softplus(self.decoder_z(z) + self.decoder_y(y)))
-        log_lik = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
-        kl = -0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(-1)
-        return log_lik - kl - torch.log(torch.tensor(float(K)))
+    def encode(self, x, y):  # y: (batch,) labels, or (K, 1) for all classes against every image
+        return F.softplus(self.encoder_x(x) + self.encoder_y(y))
 
-    def loss(self, x_l, y_l, x_u, num_l, num_u, alpha):
-        labelled = self.elbo(x_l, y_l)
-        q = torch.softmax(self.classifier(x_u), -1)
-        per_class = self.elbo(x_u, torch.arange(K).unsqueeze(-1)).T
-        unlabelled = (q * per_class).sum(-1) - (q * torch.log(q + 1e-12)).sum(-1)
-        ce = F.cross_entropy(self.classifier(x_l), y_l)
-        return -(num_l / x_l.shape[0]) * labelled.sum() - (num_u / x_u.shape[0]) * unlabelled.sum() + alpha * ce
+    def decode(self, z, y):
+        return self.decoder_out(F.softplus(self.decoder_z(z) + self.decoder_y(y)))
+
+    def per_class_elbo(self, x):
+        return self.elbo(x, torch.arange(K).unsqueeze(-1)).T
 
 
 def batches(x_l, y_l, x_u, steps, batch=200, labelled_batch=100):

@@ -44,8 +44,8 @@ class M1M2(M2):
     """The stacked model: M1 (a VAE on pixels, frozen) + M2 on its codes.
 
     Takes every option of :class:`~ssvae.M2` (``z_dim`` is the size of M2's z2; ``hidden``,
-    ``classifier_hidden``, ``guide`` and the rest configure M2 on codes; ``likelihood`` and
-    ``likelihood`` also configures M1) plus:
+    ``classifier_hidden``, ``guide`` and the rest configure M2 on codes; ``likelihood`` also
+    configures M1) plus:
 
     :param int z1_dim: size of M1's code z1.
     :param m1_hidden: hidden sizes of M1's encoder and decoder (the paper: two layers of 500).
@@ -114,6 +114,9 @@ class M1M2(M2):
             raise SsvaeError(f"--m1 {directory} is a {config.get('model')!r} run; M1 must be a --model vae run")
         return config
 
+    def _load_m1_run(self, directory, device):
+        self.load_m1(VAE.load(os.path.join(directory, "checkpoint.pt"), device=device))
+
     def check_run(self, data, config):
         super().check_run(data, config)
         if config["m1"] is not None:
@@ -121,7 +124,7 @@ class M1M2(M2):
             if m1["dataset"] != config["dataset"] or m1.get("data_dir") != config.get("data_dir"):
                 raise SsvaeError(f"--m1 {config['m1']} was trained on {m1['dataset']} "
                                  f"({m1.get('data_dir') or 'default location'}), this run uses {config['dataset']}")
-            self.load_m1(VAE.load(os.path.join(config["m1"], "checkpoint.pt"), device=config["device"]))
+            self._load_m1_run(config["m1"], config["device"])
 
     def start_run(self, out, data, config, progress=True, log=print):
         """Train M1 into ``out/m1`` (unless ``--m1`` names a trained one), then load it."""
@@ -136,7 +139,7 @@ class M1M2(M2):
             runs.train(m1_dir, m1_config, progress=progress, log=log)
             config["m1"] = m1_dir
             save_json(os.path.join(out, "config.json"), config)
-            self.load_m1(VAE.load(os.path.join(m1_dir, "checkpoint.pt"), device=config["device"]))
+            self._load_m1_run(m1_dir, config["device"])
         log(f"stage 2: M2 on M1's codes (M1 from {config['m1']})")
 
     def evaluate_data(self, data, split, config, batch_size=2000, progress=False, **ignored):

@@ -21,6 +21,11 @@ from ssvae.guides.base import AmortizedGuide
 LOG_VAR_RANGE = (-20.0, 15.0)
 
 
+def diagonal_normal(loc, log_var):
+    """N(loc, diag exp(log_var)) as a distribution over vectors, with log σ² clamped to :data:`LOG_VAR_RANGE`."""
+    return dist.Normal(loc, torch.exp(0.5 * log_var.clamp(*LOG_VAR_RANGE)), validate_args=False).to_event(1)
+
+
 class DiagonalNormalGuide(AmortizedGuide):
     """q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)), the AEVB encoder."""
 
@@ -32,5 +37,4 @@ class DiagonalNormalGuide(AmortizedGuide):
         self.log_var = nn.Linear(self.feature_dim, self.z_dim)
 
     def build_posterior(self, h):
-        scale = torch.exp(0.5 * self.log_var(h).clamp(*LOG_VAR_RANGE))
-        return dist.Normal(self.loc(h), scale, validate_args=False).to_event(1)
+        return diagonal_normal(self.loc(h), self.log_var(h))

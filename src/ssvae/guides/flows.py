@@ -23,7 +23,7 @@ import torch.nn as nn
 
 from ssvae.errors import SsvaeError
 from ssvae.guides.base import AmortizedGuide
-from ssvae.guides.diagonal import LOG_VAR_RANGE
+from ssvae.guides.diagonal import diagonal_normal
 
 FLOWS = {
     "iaf": lambda z, c, h: T.conditional_affine_autoregressive(z, c, hidden_dims=[h, h]),
@@ -67,8 +67,7 @@ class FlowGuide(AmortizedGuide):
         return transforms
 
     def build_posterior(self, h):
-        scale = torch.exp(0.5 * self.log_var(h).clamp(*LOG_VAR_RANGE))
-        base = dist.Normal(self.loc(h), scale, validate_args=False).to_event(1)
+        base = diagonal_normal(self.loc(h), self.log_var(h))
         return dist.TransformedDistribution(base, self._transforms(h), validate_args=False)
 
     @torch.no_grad()

@@ -22,13 +22,16 @@ from ssvae.inference.semisupervised import ENUMERATIONS
 from ssvae.m2 import M2
 from ssvae.models import ACTIVATIONS, DECODERS
 
-D = runs.defaults("vae")
-M = runs.defaults("m2")
+DEFAULTS = {model: runs.defaults(model) for model in ("vae", "m2", "m1m2")}
+D, M = DEFAULTS["vae"], DEFAULTS["m2"]
 
 
 def _both(key):
-    """'vae: X, m2: Y' for options whose default depends on the model."""
-    return D[key] if D[key] == M[key] else f"vae {D[key]}, m2 {M[key]}"
+    """'vae X, m2 Y, m1m2 Z' for options whose default depends on the model, else the one default."""
+    values = {model: d[key] for model, d in DEFAULTS.items() if key in d}
+    if len(set(map(str, values.values()))) == 1:
+        return next(iter(values.values()))
+    return ", ".join(f"{model} {value}" for model, value in values.items())
 
 
 def _positive_int(text):

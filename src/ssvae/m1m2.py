@@ -15,8 +15,8 @@ stand-in for the paper's M1+TSVM.
 
 Example::
 
-    m1 = VAE(z_dim=50, hidden=[500, 500], activation="softplus")
-    m1.fit(x_train, epochs=30, dynamic_binarization=True)
+    m1 = VAE(z_dim=50, hidden=[400], activation="tanh")
+    m1.fit(x_train, epochs=100, dynamic_binarization=True)
     stacked = M1M2(z1_dim=50)
     stacked.load_m1(m1)
     stacked.fit(x_l, y_l, x_u, epochs=30, dynamic_binarization=True, x_val=x_val, y_val=y_val)
@@ -48,18 +48,25 @@ class M1M2(M2):
     configures M1) plus:
 
     :param int z1_dim: size of M1's code z1.
-    :param m1_hidden: hidden sizes of M1's encoder and decoder (the paper: two layers of 500).
+    :param m1_hidden: hidden sizes of M1's encoder and decoder: one layer of 400 by default (the
+        paper: two softplus layers of 500 or 600). On Fashion-MNIST the one-layer tanh M1 keeps 33
+        of 50 latent units active where the two-layer one kept 12, and M2 on its codes is more
+        accurate (see the README).
     :param str m1_activation: M1's activation: ``"tanh"`` by default, which kept more of the 50
-        latent units active than softplus in our Fashion-MNIST runs (see the README).
+        latent units active than softplus in our Fashion-MNIST runs.
     :param str features: ``"sample"`` (z1 ~ q(z1|x) at each step, as in the paper) or ``"mean"``.
+
+    The default learning rate of M2 on codes is 3e-3 (M2 on pixels: 3e-4), chosen by validation
+    accuracy (see the README).
     """
 
     kind = "m1m2"
-    RUN_DEFAULTS = dict(M2.RUN_DEFAULTS, z1_dim=50, m1_hidden=[500, 500], m1_activation="tanh", features="sample",
-                        m1=None, m1_epochs=30, m1_lr=1e-3, m1_batch_size=100)
+    RUN_DEFAULTS = dict(M2.RUN_DEFAULTS, lr=3e-3, z1_dim=50, m1_hidden=[400], m1_activation="tanh",
+                        features="sample", m1=None, m1_epochs=100, m1_lr=1e-3, m1_batch_size=128)
 
-    def __init__(self, x_dim=784, *args, z1_dim=50, m1_hidden=(500, 500), m1_activation="tanh", features="sample",
+    def __init__(self, x_dim=784, *args, z1_dim=50, m1_hidden=(400,), m1_activation="tanh", features="sample",
                  **kwargs):
+        kwargs.setdefault("lr", self.RUN_DEFAULTS["lr"])
         self.stack = dict(z1_dim=int(z1_dim), m1_hidden=[int(h) for h in m1_hidden], m1_activation=m1_activation,
                           features=features)
         super().__init__(x_dim, *args, **kwargs)

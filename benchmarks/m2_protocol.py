@@ -12,7 +12,7 @@ method and N (M2 and M1+M2 at the epoch of best validation accuracy), epochs and
 training time of each stage — is written as CSV and markdown.
 
     python benchmarks/m2_protocol.py --dataset fashion-mnist --labels 100 600 1000 3000 --seeds 0 1 2 \\
-        --epochs 50 --m1-epochs 50
+        --epochs 50 --m1-epochs 100
 
 Run directories go under ``--runs`` (default ``results/m2-protocol``); the
 table goes to ``--out`` (default ``benchmarks/results/m2_protocol_<dataset>``).
@@ -41,7 +41,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", default=["m2", "m1m2"], choices=["m2", "m1m2"])
     parser.add_argument("--epochs", type=int, default=50, help="epochs of M2 and of M2 on M1's codes")
-    parser.add_argument("--m1-epochs", type=int, default=50)
+    parser.add_argument("--m1-epochs", type=int, default=runs.defaults("m1m2")["m1_epochs"])
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--alpha-per-image", type=float)
     parser.add_argument("--runs", default="results/m2-protocol")

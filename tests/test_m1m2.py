@@ -8,7 +8,7 @@ import pyro.poutine as poutine
 import pytest
 import torch
 
-from ssvae import VAE, M2Guide, M2Model, DiagonalNormalGuide, VAEModel
+from ssvae import M2, VAE, M2Guide, M2Model, DiagonalNormalGuide, VAEModel
 from ssvae.cli import main
 from ssvae.errors import SsvaeError
 from ssvae.guides.stacked import StackedGuide
@@ -138,3 +138,14 @@ def test_m1m2_run_end_to_end_and_reuse_of_m1(tmp_path, fmnist_small, capsys):
     assert "not a run directory" in capsys.readouterr().err
     assert main(["train", "--model", "m1m2", "--out", bad, "--m1", run, *SMALL]) == 2
     assert "M1 must be a --model vae run" in capsys.readouterr().err
+
+
+def test_python_and_cli_defaults_agree():
+    """M1M2() and `ssvae train --model m1m2` use the same defaults (the ones the README's table was run with)."""
+    from ssvae import runs
+
+    stacked, defaults = M1M2(), runs.defaults("m1m2")
+    assert stacked.config["lr"] == defaults["lr"] == 3e-3
+    assert stacked.stack["m1_hidden"] == defaults["m1_hidden"] == [400]
+    assert M2().config["lr"] == runs.defaults("m2")["lr"] == 3e-4
+    assert M1M2(lr=1e-3).config["lr"] == 1e-3

@@ -26,6 +26,7 @@ import pandas as pd
 
 from common import markdown, train_or_reuse
 from ssvae import runs
+from ssvae.m1m2 import M1_OPTIONS
 
 #: table rows: (method, run model, metrics key of its test accuracy; None = at the best validation epoch)
 METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", "m2", None),
@@ -34,6 +35,7 @@ METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", 
 
 
 def main():
+    defaults = runs.defaults("m1m2")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--data-dir")
@@ -41,7 +43,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", default=["m2", "m1m2"], choices=["m2", "m1m2"])
     parser.add_argument("--epochs", type=int, default=50, help="epochs of M2 and of M2 on M1's codes")
-    parser.add_argument("--m1-epochs", type=int, default=runs.defaults("m1m2")["m1_epochs"])
+    parser.add_argument("--m1-epochs", type=int, default=defaults["m1_epochs"])
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--alpha-per-image", type=float)
     parser.add_argument("--runs", default="results/m2-protocol")
@@ -49,15 +51,13 @@ def main():
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
     common = dict(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, download=False)
-    defaults = runs.defaults("m1m2")
     rows = []
     for seed in args.seeds:
         m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")
         if "m1m2" in args.models:
-            m1_metrics = train_or_reuse(m1_run, dict(
-                common, model="vae", seed=seed, epochs=args.m1_epochs, iwae_k=0, z_dim=defaults["z1_dim"],
-                hidden=defaults["m1_hidden"], activation=defaults["m1_activation"], lr=defaults["m1_lr"],
-                batch_size=defaults["m1_batch_size"]))
+            m1_options = dict(common, model="vae", seed=seed, iwae_k=0)  # as `ssvae train --model m1m2` trains M1
+            m1_options.update({k: defaults[v] for k, v in M1_OPTIONS.items()}, epochs=args.m1_epochs)
+            m1_metrics = train_or_reuse(m1_run, m1_options)
         for n in args.labels:
             for model in args.models:
                 run = os.path.join(args.runs, f"{args.dataset}-{model}-n{n}-s{seed}")

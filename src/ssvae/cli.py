@@ -23,10 +23,10 @@ from ssvae.m2 import M2
 from ssvae.models import ACTIVATIONS, DECODERS
 
 DEFAULTS = {model: runs.defaults(model) for model in ("vae", "m2", "m1m2")}
-D, M = DEFAULTS["vae"], DEFAULTS["m2"]
+D, M, S = DEFAULTS["vae"], DEFAULTS["m2"], DEFAULTS["m1m2"]
 
 
-def _both(key):
+def _per_model(key):
     """'vae X, m2 Y, m1m2 Z' for options whose default depends on the model, else the one default."""
     values = {model: d[key] for model, d in DEFAULTS.items() if key in d}
     if len(set(map(str, values.values()))) == 1:
@@ -79,8 +79,8 @@ def _add_train(sub):
                    f"gaussian, cbernoulli (continuous Bernoulli on [0,1]) (default: {D['likelihood']})")
     g.add_argument("--z-dim", type=_positive_int, help=f"latent size (default: {D['z_dim']})")
     g.add_argument("--hidden", type=_positive_int, nargs="+", metavar="H",
-                   help=f"hidden layer sizes of decoder and encoder, e.g. 500 500 (default: {_both('hidden')})")
-    g.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default: {_both('activation')})")
+                   help=f"hidden layer sizes of decoder and encoder, e.g. 500 500 (default: {_per_model('hidden')})")
+    g.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default: {_per_model('activation')})")
     g.add_argument("--guide", choices=list(GUIDES), help="posterior family q(z|x): diagonal Gaussian, full covariance, "
                    "low rank + diagonal, or a normalizing flow (iaf, planar, radial, spline) on a Gaussian base "
                    f"(default: {D['guide']})")
@@ -101,7 +101,6 @@ def _add_train(sub):
                    help=f"hidden sizes of the classifier q(y|x) (default: {M['classifier_hidden'][0]})")
     g.add_argument("--no-baseline", dest="baseline", action="store_const", const=False,
                    help="skip training the labelled-only baseline classifier")
-    S = runs.defaults("m1m2")
     g = p.add_argument_group("M1+M2 (--model m1m2; every M2 flag applies to M2 on the codes)")
     g.add_argument("--m1", metavar="DIR", help="reuse the trained VAE run in DIR as M1 (default: train M1 first, "
                    "into OUT/m1)")
@@ -121,14 +120,14 @@ def _add_train(sub):
                    f"else trace (default: {D['elbo']})")
     g.add_argument("--num-particles", type=_positive_int, help="samples of z per image and step (default: 1)")
     g.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"(default: {D['optimizer']})")
-    g.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {_both('lr')})")
+    g.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {_per_model('lr')})")
     g.add_argument("--guide-lr", type=_positive_float, help="learning rate of the guide (default: --lr)")
     g.add_argument("--clip-norm", type=_positive_float, help="clip the gradient norm (adam) or each gradient "
                    "element (clipped-adam) at this value (default: no clipping; clipped-adam: 10)")
     g = p.add_argument_group("run")
     g.add_argument("--epochs", type=_positive_int, help=f"training epochs (default: {D['epochs']})")
     g.add_argument("--batch-size", type=_positive_int, help=f"minibatch size (m2: unlabelled images per step) "
-                   f"(default: {_both('batch_size')})")
+                   f"(default: {_per_model('batch_size')})")
     g.add_argument("--seed", type=int, help=f"random seed (default: {D['seed']})")
     g.add_argument("--iwae-k", type=int, metavar="K", help="(vae) importance samples for the test log-likelihood "
                    f"after training; 0 skips it (default: {D['iwae_k']})")

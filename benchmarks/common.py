@@ -15,7 +15,8 @@ def train_or_reuse(run, options, log=print):
     A finished run with the same options is reused; one with fewer epochs, or one
     that was interrupted, is continued from its last checkpoint (constant learning
     rate, restored RNG: the same as training it in one go). A run made with other
-    options is an error, so that a table never mixes settings silently.
+    options (the defaults of options not given included) is an error, so that a table never mixes
+    settings silently.
     """
     from ssvae import runs
     from ssvae.errors import SsvaeError
@@ -24,8 +25,11 @@ def train_or_reuse(run, options, log=print):
         runs.train(run, options, progress=False, log=log)
         return runs.load_json(os.path.join(run, "metrics.json"))
     saved = runs.load_json(os.path.join(run, "config.json"))
-    differ = {k: (saved.get(k), v) for k, v in options.items()
-              if v is not None and k != "epochs" and saved.get(k) != v}
+    # every option, the defaults included, so a run made before a default changed is not reused;
+    # None and "auto" are resolved at training time (alpha, elbo) and are not compared
+    wanted = runs.make_config(**options)
+    differ = {k: (saved.get(k), v) for k, v in wanted.items()
+              if v not in (None, "auto") and k not in ("epochs", "download") and saved.get(k) != v}
     if differ:
         listed = ", ".join(f"{k}: {old!r} there, {new!r} asked" for k, (old, new) in differ.items())
         raise SsvaeError(f"{run} was trained with other options ({listed}); delete it or choose another --runs")

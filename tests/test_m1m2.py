@@ -147,5 +147,5 @@ def test_python_and_cli_defaults_agree():
     stacked, defaults = M1M2(), runs.defaults("m1m2")
     assert stacked.config["lr"] == defaults["lr"] == 3e-3
     assert stacked.stack["m1_hidden"] == defaults["m1_hidden"] == [400]
-    assert M2().config["lr"] == runs.defaults("m2")["lr"] == 3e-4
+    assert M2().config["lr"] == runs.defaults("m2")["lr"] == 3e-3
     assert M1M2(lr=1e-3).config["lr"] == 1e-3

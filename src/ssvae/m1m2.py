@@ -162,7 +162,7 @@ class M1M2(M2):
                                             self.codes(data.x_test).cpu(), data.y_test.cpu(), self.num_classes,
                                             config["classifier_hidden"], config["activation"])
             metrics.update({f"m1_{name}_test_accuracy": value for name, value in accuracies.items()})
-        m1_metrics = os.path.join(config["m1"] or "", "metrics.json")
-        if config["m1"] and os.path.exists(m1_metrics):
+        m1_metrics = config["m1"] and os.path.join(config["m1"], "metrics.json")
+        if m1_metrics and os.path.exists(m1_metrics):
             metrics["m1_train_seconds"] = load_json(m1_metrics).get("train_seconds")
         return metrics

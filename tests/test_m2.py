@@ -139,6 +139,23 @@ def test_analogies_keep_z_and_change_y(binary_batch):
     assert (grid[:, 0] - grid[:, 1]).abs().max() > 0
 
 
+def test_labelled_batch_size_defaults_to_a_tenth_of_the_labels_up_to_100(binary_batch, monkeypatch):
+    from ssvae import runs
+
+    for model, expected in (("m2", [1, 10, 60, 100, 100]), ("m1m2", [100] * 5)):  # M1+M2: 100 at every N
+        sizes = [runs.make_config(model=model, labels=n)["labelled_batch_size"] for n in (5, 100, 600, 1000, 3000)]
+        assert sizes == expected
+        assert runs.make_config(model=model, labels=100, labelled_batch_size=30)["labelled_batch_size"] == 30
+    seen = []
+    m2 = M2(z_dim=Z, hidden=[32], classifier_hidden=[32])
+    forward = m2.objective.forward
+    monkeypatch.setattr(m2.objective, "forward", lambda x_l, *args, **kw: seen.append(x_l.shape[0]) or
+                        forward(x_l, *args, **kw))
+    y = torch.arange(40) % K
+    m2.fit(binary_batch[:40], y, binary_batch[40:], epochs=1, batch_size=8, progress=False)
+    assert seen == [4, 4, 4]  # 40 labels: 4 per step, as many steps as unlabelled batches
+
+
 def test_balanced_labelled_subsets(fmnist_small):
     y = fmnist_small.y_train
     labelled, unlabelled = balanced_labelled_subset(y, 100, 10, seed=3)

@@ -96,7 +96,7 @@ def _add_train(sub):
     g.add_argument("--enumerate", choices=ENUMERATIONS, help="how unlabelled y is summed out: parallel or sequential "
                    f"enumeration (exact), or sample (score function) (default: {M['enumerate']})")
     g.add_argument("--labelled-batch-size", type=_positive_int, metavar="B", help="labelled images per step, "
-                   f"cycled (default: {M['labelled_batch_size']})")
+                   "cycled (default: M2 min(100, N // 10) for N labels, M1+M2 100)")
     g.add_argument("--classifier-hidden", type=_positive_int, nargs="+", metavar="H",
                    help=f"hidden sizes of the classifier q(y|x) (default: {M['classifier_hidden'][0]})")
     g.add_argument("--no-baseline", dest="baseline", action="store_const", const=False,

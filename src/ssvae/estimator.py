@@ -99,6 +99,11 @@ class Estimator:
         kwargs.update({k: v for k, v in sizes.items() if k in accepted})
         return cls(device=config["device"], **kwargs)
 
+    @classmethod
+    def resolve_config(cls, config):
+        """Fill in options whose default depends on other options (none by default); returns ``config``."""
+        return config
+
     def check_run(self, data, config):
         """Raise :class:`SsvaeError` if this run cannot work on ``data`` (called before writing anything)."""
         self.check_data(data.x_train, "training images", config["binarize"] == "dynamic")

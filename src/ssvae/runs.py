@@ -52,7 +52,7 @@ def make_config(**options):
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
         raise SsvaeError(f"{flags} do(es) not apply to --model {base['model']}; drop it or choose another --model")
-    return dict(base, **given)
+    return ESTIMATORS[base["model"]].resolve_config(dict(base, **given))
 
 
 def load_data(config, data_dir=None):

@@ -9,6 +9,14 @@ def markdown(frame):
     return "\n".join(lines) + "\n"
 
 
+def write_table(table, out, title=""):
+    """Write ``table`` to ``out + ".csv"`` and ``out + ".md"`` (``title`` above the markdown), each atomically."""
+    from ssvae.inference.checkpoint import atomic_write
+
+    atomic_write(out + ".csv", lambda f: table.to_csv(f, index=False), binary=False)
+    atomic_write(out + ".md", lambda f: f.write(title + markdown(table)), binary=False)
+
+
 def train_or_reuse(run, options, log=print):
     """The metrics of the run in ``run`` trained with ``options`` (a dict of ``ssvae train`` options).
 

@@ -15,7 +15,7 @@ import os
 
 import pandas as pd
 
-from common import markdown, train_or_reuse
+from common import train_or_reuse, write_table
 from ssvae import runs
 from ssvae.guides import GUIDES, FlowGuide, LowRankGuide
 
@@ -56,11 +56,8 @@ def main():
         })
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    table.to_csv(args.out + ".csv", index=False)
-    with open(args.out + ".md", "w") as f:
-        f.write(f"Fashion-MNIST, z = {args.z_dim}, {args.epochs} epochs per family, same decoder and optimizer\n\n")
-        f.write(markdown(table))
+    write_table(table, args.out, f"Fashion-MNIST, z = {args.z_dim}, {args.epochs} epochs per family, "
+                "same decoder and optimizer\n\n")
     print(table.to_string(index=False))
 
 

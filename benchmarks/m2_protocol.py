@@ -24,8 +24,9 @@ import os
 
 import pandas as pd
 
-from common import markdown, train_or_reuse
+from common import train_or_reuse, write_table
 from ssvae import runs
+from ssvae.inference.checkpoint import atomic_write
 from ssvae.m1m2 import M1_OPTIONS
 
 #: table rows: (method, run model, metrics key of its test accuracy; None = at the best validation epoch)
@@ -97,11 +98,8 @@ def main():
     table["train min/run"] = timing["minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
     table["M1 train min"] = timing["m1_minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
     table = table.reset_index().rename(columns={"method": "test accuracy % (mean ± std over seeds)"})
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    per_run.to_csv(out + "_runs.csv", index=False)
-    table.to_csv(out + ".csv", index=False)
-    with open(out + ".md", "w") as f:
-        f.write(markdown(table))
+    atomic_write(out + "_runs.csv", lambda f: per_run.to_csv(f, index=False), binary=False)
+    write_table(table, out)
     print(table.to_string(index=False))
 
 

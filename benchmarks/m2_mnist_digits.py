@@ -38,9 +38,8 @@ def load_digits(mnist_dir=MNIST_DIR, labels=100, seed=0):
 
 def baseline_accuracy(data, labelled, seed=0):
     """Test accuracy of the labelled-only baseline (early stopped on the validation digits)."""
-    pyro.set_rng_seed(seed)
     net, _ = train_baseline(data.x_train[labelled], data.y_train[labelled], data.x_val, data.y_val,
-                            dynamic_binarization=True)
+                            dynamic_binarization=True, seed=seed)
     return classifier_accuracy(net, data.x_test, data.y_test)
 
 

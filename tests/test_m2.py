@@ -156,6 +156,23 @@ def test_labelled_batch_size_defaults_to_a_tenth_of_the_labels_up_to_100(binary_
     assert seen == [4, 4, 4]  # 40 labels: 4 per step, as many steps as unlabelled batches
 
 
+def test_seeded_baseline_depends_on_its_seed_alone_and_leaves_the_global_rng_alone(binary_batch):
+    from ssvae.baseline import train_baseline
+
+    x, y = binary_batch[:40], torch.arange(40) % K
+
+    def weights(seed, before):
+        torch.manual_seed(before)  # as if some other model had trained first
+        state = torch.get_rng_state()
+        net, info = train_baseline(x, y, binary_batch[40:], torch.arange(24) % K, K, [16], max_epochs=3,
+                                   dynamic_binarization=True, seed=seed)
+        assert torch.equal(torch.get_rng_state(), state)
+        return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    assert torch.equal(weights(seed=0, before=1), weights(seed=0, before=2))
+    assert not torch.equal(weights(seed=0, before=1), weights(seed=1, before=1))
+
+
 def test_balanced_labelled_subsets(fmnist_small):
     y = fmnist_small.y_train
     labelled, unlabelled = balanced_labelled_subset(y, 100, 10, seed=3)

@@ -15,11 +15,20 @@ from ssvae.guides.m2 import Classifier
 
 
 def train_baseline(x_labelled, y_labelled, x_val, y_val, num_classes=10, hidden=(500,), activation="softplus",
-                   lr=3e-4, batch_size=100, max_epochs=500, patience=50, dynamic_binarization=False):
+                   lr=3e-4, batch_size=100, max_epochs=500, patience=50, dynamic_binarization=False, seed=None):
     """Train the classifier; returns ``(classifier, info)`` with the best validation accuracy's weights.
 
     ``info`` has ``val_accuracy``, ``best_epoch`` and ``epochs`` (run before stopping).
+    With a ``seed`` the initial weights, minibatches and binarization draws depend on it
+    alone, not on what ran before, and the global RNG state is left as it was: a run's
+    baseline is then the same whatever the model trained before it.
     """
+    if seed is not None:
+        devices = [x_labelled.device.index or 0] if x_labelled.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return train_baseline(x_labelled, y_labelled, x_val, y_val, num_classes, hidden, activation, lr,
+                                  batch_size, max_epochs, patience, dynamic_binarization)
     device = x_labelled.device
     net = Classifier(x_labelled.shape[-1], num_classes, hidden, activation).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -69,15 +78,15 @@ def label_spreading_accuracy(features, y, labelled, features_test, y_test, neigh
 
 
 def latent_classifiers(features, y, labelled, features_val, y_val, features_test, y_test, num_classes,
-                       hidden=(500,), activation="softplus", lr=3e-3, max_epochs=2000, patience=200):
+                       hidden=(500,), activation="softplus", lr=3e-3, max_epochs=2000, patience=200, seed=None):
     """Test accuracies of classifiers on codes (M1 + classifier): ``linear`` (softmax regression) and
     ``mlp`` on the labelled codes (Adam at ``lr``, one step per epoch for N <= 100, so more epochs and
     patience than the pixel baseline), early stopped on validation; ``spreading`` (label spreading
-    over all codes) where scikit-learn is installed."""
+    over all codes) where scikit-learn is installed. ``seed``: as in :func:`train_baseline`."""
     results = {}
     for name, layers in (("linear", ()), ("mlp", hidden)):
         net, _ = train_baseline(features[labelled], y[labelled], features_val, y_val, num_classes, layers,
-                                activation, lr, max_epochs=max_epochs, patience=patience)
+                                activation, lr, max_epochs=max_epochs, patience=patience, seed=seed)
         results[name] = classifier_accuracy(net, features_test, y_test)
     spreading = label_spreading_accuracy(features, y, labelled, features_test, y_test)
     if spreading is not None:

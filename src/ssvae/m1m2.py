@@ -167,7 +167,7 @@ class M1M2(M2):
             accuracies = latent_classifiers(self.codes(x_train).cpu(), data.y_train.cpu(), labelled.cpu(),
                                             self.codes(data.x_val).cpu(), data.y_val.cpu(),
                                             self.codes(data.x_test).cpu(), data.y_test.cpu(), self.num_classes,
-                                            config["classifier_hidden"], config["activation"])
+                                            config["classifier_hidden"], config["activation"], seed=config["seed"])
             metrics.update({f"m1_{name}_test_accuracy": value for name, value in accuracies.items()})
         m1_metrics = config["m1"] and os.path.join(config["m1"], "metrics.json")
         if m1_metrics and os.path.exists(m1_metrics):

@@ -249,7 +249,8 @@ class M2(Estimator):
             labelled, _ = self.split_labels(data, config)
             net, info = train_baseline(data.x_train[labelled], data.y_train[labelled], data.x_val, data.y_val,
                                        self.num_classes, config["classifier_hidden"], config["activation"],
-                                       config["lr"], dynamic_binarization=config["binarize"] == "dynamic")
+                                       config["lr"], dynamic_binarization=config["binarize"] == "dynamic",
+                                       seed=config["seed"])
             metrics.update(baseline_test_accuracy=classifier_accuracy(net, x, y),
                            baseline_val_accuracy=info["val_accuracy"], baseline_epochs=info["epochs"])
         return metrics

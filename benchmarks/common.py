@@ -4,8 +4,11 @@ import os
 
 def markdown(frame):
     """A pandas DataFrame as a GitHub markdown table (pandas' own needs the tabulate package)."""
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    def cell(value):
+        return str(value).replace("|", "\\|")  # a bare | would end the cell
+
+    lines = ["| " + " | ".join(map(cell, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ and markdown) with the time per epoch and the guide's parameter count.
 Run directories go under ``--runs``; the table to ``--out``.
 """
 import argparse
+import json
 import os
 
 import pandas as pd
@@ -59,6 +60,7 @@ def main():
     write_table(table, args.out, f"Fashion-MNIST, z = {args.z_dim}, {args.epochs} epochs per family, "
                 "same decoder and optimizer\n\n")
     print(table.to_string(index=False))
+    print(json.dumps({"rows": table.to_dict(orient="records")}))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Finished runs with the same options are reused and shorter or interrupted ones c
 (see ``common.train_or_reuse``), so an interrupted benchmark goes on where it stopped.
 """
 import argparse
+import json
 import os
 
 import pandas as pd
@@ -101,6 +102,7 @@ def main():
     atomic_write(out + "_runs.csv", lambda f: per_run.to_csv(f, index=False), binary=False)
     write_table(table, out)
     print(table.to_string(index=False))
+    print(json.dumps({"rows": table.to_dict(orient="records")}))
 
 
 if __name__ == "__main__":

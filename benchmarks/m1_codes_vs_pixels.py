@@ -41,7 +41,8 @@ def main():
     data = runs.load_data(config, data_dir=args.data_dir)  # binarized as M1 was trained
     generator = torch.Generator().manual_seed(args.seed)
     train_codes = code_means(m1, torch.bernoulli(data.x_train, generator=generator))  # binary, as M1 saw
-    inputs = {"M1 codes (means of q(z1|x))": (train_codes, code_means(m1, data.x_val), code_means(m1, data.x_test), False),
+    inputs = {"M1 codes (means of q(z1|x))":
+              (train_codes, code_means(m1, data.x_val), code_means(m1, data.x_test), False),
               "pixels": (data.x_train, data.x_val, data.x_test, True)}
     rows = []
     for name, (x_train, x_val, x_test, dynamic) in inputs.items():

@@ -73,9 +73,10 @@ class M1M2(M2):
 
     @staticmethod
     def default_labelled_batch_size(num_labelled):
-        """100 labelled codes per step at every N. Codes sampled afresh from q(z1|x) do not let the
-        classifier memorize 100 labels the way fixed pixels do, and a tenth of the labelled set
-        per step (M2's default) lowered validation accuracy at N = 100 (see the README)."""
+        """100 labelled codes per step at every N. On codes sampled afresh from q(z1|x) the
+        classifier does not memorize 100 labels the way M2's does on pixels (classification
+        loss 0.03 after 15 epochs, against 0.003), and a tenth of the labelled set per step
+        (M2's default) lowered validation accuracy at N = 100 (see the README)."""
         return 100
 
     def build_model(self):

@@ -26,6 +26,7 @@ from torch.distributions import constraints
 
 from ssvae.errors import SsvaeError
 from ssvae.models.networks import mlp
+from ssvae.models.softplus import Bernoulli
 
 
 class Decoder(PyroModule):
@@ -85,7 +86,7 @@ class LogitsDecoder(Decoder):
 class BernoulliDecoder(LogitsDecoder):
     """p(x|z) = Π_d Bernoulli(x_d | sigmoid(logits_d(z))), for binary images."""
 
-    family = dist.Bernoulli
+    family = Bernoulli  # pyro.distributions.Bernoulli with a log_prob that is fast on CPUs
     support = constraints.boolean
     support_hint = "binarize the images (--binarize dynamic or static) or use --likelihood gaussian/cbernoulli"
 

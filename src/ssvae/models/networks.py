@@ -2,8 +2,10 @@
 import torch.nn as nn
 
 from ssvae.errors import SsvaeError
+from ssvae.models.softplus import Softplus
 
-ACTIVATIONS = {"tanh": nn.Tanh, "softplus": nn.Softplus, "relu": nn.ReLU}
+#: softplus is :class:`ssvae.models.softplus.Softplus`, the same function as ``nn.Softplus`` but fast on CPUs
+ACTIVATIONS = {"tanh": nn.Tanh, "softplus": Softplus, "relu": nn.ReLU}
 
 
 def mlp(sizes, activation="tanh"):

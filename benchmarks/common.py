@@ -25,32 +25,37 @@ def train_or_reuse(run, options, log=print):
 
     A finished run with the same options is reused; one with fewer epochs, or one
     that was interrupted, is continued from its last checkpoint (constant learning
-    rate, restored RNG: the same as training it in one go). A run made with other
-    options (the defaults of options not given included) is an error, so that a table never mixes
+    rate, restored RNG: the same as training it in one go). A finished run needs only its
+    ``config.json``, ``metrics.json`` and ``history.csv`` (its checkpoints may be deleted or
+    left on the machine that trained it). A run made with other options (the defaults of
+    options not given included; the device aside) is an error, so that a table never mixes
     settings silently.
     """
     from ssvae import runs
     from ssvae.errors import SsvaeError
 
-    if not os.path.exists(os.path.join(run, "checkpoint.pt")):
+    metrics_path, checkpoint = os.path.join(run, "metrics.json"), os.path.join(run, "checkpoint.pt")
+    if not os.path.exists(checkpoint) and not os.path.exists(metrics_path):
         runs.train(run, options, progress=False, log=log)
-        return runs.load_json(os.path.join(run, "metrics.json"))
+        return runs.load_json(metrics_path)
     saved = runs.load_json(os.path.join(run, "config.json"))
     # every option, the defaults included, so a run made before a default changed is not reused;
     # None and "auto" are resolved at training time (alpha, elbo) and are not compared
     wanted = runs.make_config(**options)
     differ = {k: (saved.get(k), v) for k, v in wanted.items()
-              if v not in (None, "auto") and k not in ("epochs", "download") and saved.get(k) != v}
+              if v not in (None, "auto") and k not in ("epochs", "download", "device") and saved.get(k) != v}
     if differ:
         listed = ", ".join(f"{k}: {old!r} there, {new!r} asked" for k, (old, new) in differ.items())
         raise SsvaeError(f"{run} was trained with other options ({listed}); delete it or choose another --runs")
-    metrics_path = os.path.join(run, "metrics.json")
     done = runs.load_json(metrics_path)["epochs"] if os.path.exists(metrics_path) else 0
     if done >= options["epochs"]:
         if done > options["epochs"]:
             raise SsvaeError(f"{run} has {done} epochs, more than the {options['epochs']} asked; "
                              "delete it or choose another --runs")
         log(f"reusing {run}")
+    elif not os.path.exists(checkpoint):
+        raise SsvaeError(f"{run} has {done} epochs and no checkpoint.pt to continue from; delete it or choose "
+                         "another --runs")
     else:
         log(f"continuing {run} to {options['epochs']} epochs")
         runs.train(run, resume=True, epochs=options["epochs"], progress=False, log=log)

@@ -30,6 +30,7 @@ def main():
     parser.add_argument("--rank", type=int, default=2)
     parser.add_argument("--iwae-k", type=int, default=1000)
     parser.add_argument("--train-size", type=int)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--runs", default="results/guide-families")
     parser.add_argument("--out", default="benchmarks/results/guide_families")
     args = parser.parse_args()
@@ -37,13 +38,15 @@ def main():
     for family in args.families:
         run = os.path.join(args.runs, family)
         options = dict(guide=family, z_dim=args.z_dim, epochs=args.epochs, iwae_k=args.iwae_k,
-                       train_size=args.train_size, download=False)
+                       train_size=args.train_size, download=False, device=args.device)
         if issubclass(GUIDES[family], LowRankGuide):
             options["rank"] = args.rank
         if issubclass(GUIDES[family], FlowGuide):
             options["flow_steps"] = args.flow_steps
         metrics = train_or_reuse(run, options)
-        estimator, config = runs.load_run(run)
+        config = runs.load_json(os.path.join(run, "config.json"))
+        if "guide_parameters" not in metrics:  # a run from before metrics.json counted them
+            metrics["guide_parameters"] = sum(p.numel() for p in runs.load_run(run)[0].guide.parameters())
         rows.append({
             "guide": family + (f" (rank {config['rank']})" if config.get("rank") else "")
             + (f" (K={config['flow_steps']})" if config.get("flow_steps") else ""),
@@ -53,7 +56,7 @@ def main():
             "KL term": round(metrics["test_kl"], 2),
             # the median is robust to epochs slowed by other work on the machine
             "s/epoch (median)": round(float(pd.read_csv(os.path.join(run, "history.csv"))["seconds"].median()), 2),
-            "guide parameters": sum(p.numel() for p in estimator.guide.parameters()),
+            "guide parameters": metrics["guide_parameters"],
         })
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)

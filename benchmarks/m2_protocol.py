@@ -47,12 +47,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=50, help="epochs of M2 and of M2 on M1's codes")
     parser.add_argument("--m1-epochs", type=int, default=defaults["m1_epochs"])
     parser.add_argument("--train-size", type=int)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where new runs train")
     parser.add_argument("--alpha-per-image", type=float)
     parser.add_argument("--runs", default="results/m2-protocol")
     parser.add_argument("--out")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
-    common = dict(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, download=False)
+    common = dict(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, download=False,
+                  device=args.device)
     rows = []
     for seed in args.seeds:
         m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")

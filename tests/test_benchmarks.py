@@ -38,3 +38,24 @@ def test_train_or_reuse_reuses_continues_and_refuses_other_settings(tmp_path, fm
         json.dump(config, f)
     with pytest.raises(SsvaeError, match="lr"):
         train_or_reuse(run, dict(options, epochs=2), log=log.append)
+
+
+def test_a_finished_run_is_reused_without_its_checkpoint_and_from_another_device(tmp_path, fmnist_small):
+    """Runs trained on a GPU machine come back without checkpoints; the table is rebuilt from their files."""
+    run = str(tmp_path / "run")
+    options = dict(model="vae", dataset="fashion-mnist", train_size=500, download=False, epochs=1, z_dim=4,
+                   hidden=[16], iwae_k=0, batch_size=100)
+    first = train_or_reuse(run, options, log=lambda line: None)
+    for name in ("checkpoint.pt", "best.pt"):
+        if os.path.exists(os.path.join(run, name)):
+            os.remove(os.path.join(run, name))
+    path = os.path.join(run, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    with open(path, "w") as f:
+        json.dump(dict(config, device="cuda"), f)
+    log = []
+    assert train_or_reuse(run, options, log=log.append) == first
+    assert log == [f"reusing {run}"]
+    with pytest.raises(SsvaeError, match="no checkpoint.pt to continue from"):
+        train_or_reuse(run, dict(options, epochs=2), log=log.append)

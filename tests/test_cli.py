@@ -31,6 +31,9 @@ def test_train_evaluate_sample_end_to_end(tmp_path, fmnist_small, capsys):
     assert (history.val_elbo - (history.val_log_lik - history.val_kl)).abs().max() < 1e-3
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["test_log_px"] > metrics["test_elbo"] and metrics["test_iwae_k"] == 20
+    trained = VAE.load(os.path.join(run, "checkpoint.pt"))
+    assert metrics["guide_parameters"] == sum(p.numel() for p in trained.guide.parameters())  # φ
+    assert metrics["model_parameters"] == sum(p.numel() for p in trained.model.parameters())  # θ
     for name in ("config.json", "checkpoint.pt", "reconstructions.png", "samples.png", "learning_curves.png"):
         assert os.path.getsize(os.path.join(run, name)) > 0, name
     assert "test ELBO" in capsys.readouterr().out

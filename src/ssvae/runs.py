@@ -120,7 +120,9 @@ def train(out, config=None, resume=False, epochs=None, progress=True, log=print)
     metrics = evaluate_run(out, estimator, data, "test", config, progress=progress)
     metrics.update(epochs=len(history), train_seconds=round(float(history["seconds"].sum()), 2),
                    mean_epoch_seconds=round(float(history["seconds"].mean()), 3),
-                   wall_seconds_this_call=round(time.perf_counter() - start, 2))
+                   wall_seconds_this_call=round(time.perf_counter() - start, 2),
+                   model_parameters=sum(p.numel() for p in estimator.model.parameters()),  # θ
+                   guide_parameters=sum(p.numel() for p in estimator.guide.parameters()))  # φ
     save_json(os.path.join(out, "metrics.json"), metrics)
     estimator.write_pictures(out, data)
     plots.learning_curves(os.path.join(out, "learning_curves.png"), history)

@@ -3,7 +3,7 @@
 ``GUIDES`` maps the names accepted by ``ssvae train --guide`` to classes:
 
 - ``diagonal``: N(μ(x), diag σ²(x)) — closed-form KL;
-- ``full``: N(μ(x), L(x)L(x)ᵀ); ``lowrank``: N(μ(x), D(x) + W(x)W(x)ᵀ) (``--rank``);
+- ``full``: N(μ(x), L(x)L(x)ᵀ); ``lowrank``: N(μ(x), D(x) + W(x)W(x)ᵀ) (``--rank``) — closed-form KL;
 - ``iaf``, ``planar``, ``radial``, ``spline``: ``--flow-steps`` conditional flow steps on a
   Gaussian base.
 

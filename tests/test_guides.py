@@ -5,7 +5,6 @@ import pyro
 import pyro.poutine as poutine
 import pytest
 import torch
-import torch.nn.functional as F
 from pyro.infer import TraceEnum_ELBO, config_enumerate
 
 from ssvae import VAE, M2Guide, M2Model, VAEModel, iwae_log_likelihood
@@ -26,7 +25,7 @@ def test_full_covariance_matches_torch_multivariate_normal():
     torch.nn.init.normal_(guide.off_diag.weight)
     x = _x()
     h = guide.encoder(x)
-    tril = torch.diag_embed(F.softplus(guide.diag(h)) + 1e-4)
+    tril = torch.diag_embed(torch.exp(0.5 * guide.log_var(h)))
     rows, cols = torch.tril_indices(3, 3, offset=-1)
     tril[:, rows, cols] = guide.off_diag(h)
     reference = torch.distributions.MultivariateNormal(guide.loc(h), scale_tril=tril)
@@ -64,12 +63,29 @@ def test_gaussian_families_have_the_closed_form_kl_of_torch_multivariate_normals
     assert first == pytest.approx(second, abs=1e-6)
 
 
+@pytest.mark.parametrize("family", ["full", "lowrank"])
+def test_gaussian_families_contain_the_diagonal_family(family, binary_batch):
+    """With the correlation part at zero, the same μ(x), log σ²(x) weights give the diagonal posterior."""
+    diagonal = make_guide("diagonal", x_dim=784, z_dim=4, hidden=(16,))
+    richer = make_guide(family, x_dim=784, z_dim=4, hidden=(16,))
+    richer.load_state_dict(diagonal.state_dict(), strict=False)  # encoder, loc, log_var
+    extra = richer.off_diag if family == "full" else richer.factor
+    torch.nn.init.zeros_(extra.weight), torch.nn.init.zeros_(extra.bias)
+    x = binary_batch[:8]
+    q, p = richer.posterior(x), diagonal.posterior(x)
+    z = p.sample((3,))
+    torch.testing.assert_close(q.log_prob(z), p.log_prob(z), atol=1e-4, rtol=1e-5)
+    prior = VAEModel(784, 4, hidden=(16,)).prior().expand([8])
+    torch.testing.assert_close(torch.distributions.kl_divergence(q, prior),
+                               torch.distributions.kl_divergence(p, prior), atol=1e-5, rtol=1e-5)
+
+
 def test_low_rank_matches_torch_multivariate_normal():
     guide = LowRankGuide(x_dim=6, z_dim=4, hidden=(8,), rank=2)
     x = _x()
     h = guide.encoder(x)
     factor = guide.factor(h).reshape(16, 4, 2)
-    cov = torch.diag_embed(F.softplus(guide.diag(h)) + 1e-8) + factor @ factor.transpose(-1, -2)
+    cov = torch.diag_embed(torch.exp(guide.log_var(h))) + factor @ factor.transpose(-1, -2)
     reference = torch.distributions.MultivariateNormal(guide.loc(h), covariance_matrix=cov)
     z = guide.posterior(x).sample((5,))
     assert torch.allclose(guide.posterior(x).log_prob(z), reference.log_prob(z), atol=1e-4)

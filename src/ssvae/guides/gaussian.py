@@ -4,10 +4,13 @@ Both let q(z|x) represent correlations between latent dimensions, which the
 diagonal family cannot. The encoder outputs every parameter for each x:
 
 - :class:`FullCovarianceGuide`: q(z|x) = N(μ(x), L(x) L(x)ᵀ) with L lower
-  triangular; its diagonal is made positive by a softplus, its strictly lower
-  part is unconstrained. ``z(z+3)/2`` numbers per image.
-- :class:`LowRankGuide`: q(z|x) = N(μ(x), D(x) + W(x) W(x)ᵀ), D diagonal
-  positive and W a ``z × rank`` matrix: ``z(rank + 2)`` numbers per image.
+  triangular; its diagonal is exp(½ log σ²(x)), its strictly lower part is
+  unconstrained. ``z(z+3)/2`` numbers per image.
+- :class:`LowRankGuide`: q(z|x) = N(μ(x), D(x) + W(x) W(x)ᵀ), D = diag exp(log σ²(x))
+  and W a ``z × rank`` matrix: ``z(rank + 2)`` numbers per image.
+
+Both output μ(x) and log σ²(x) as the diagonal family does, so with L's lower part (or
+W) at zero they *are* the diagonal family, and the full family starts there.
 
 Both have a closed-form KL against a diagonal Gaussian prior p = N(m, diag s²) such as
 the model's N(0, I), from q's mean μ, marginal variances v = diag Σ and entropy H(q):
@@ -26,14 +29,11 @@ import math
 import pyro.distributions as dist
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.distributions import Independent, LowRankMultivariateNormal, MultivariateNormal, Normal, register_kl
 
 from ssvae.errors import SsvaeError
 from ssvae.guides.base import AmortizedGuide
-
-#: lower bound on standard deviations, for numerical safety
-MIN_SCALE = 1e-4
+from ssvae.guides.diagonal import LOG_VAR_RANGE
 
 
 def _kl_to_diagonal_normal(q, p):
@@ -57,7 +57,7 @@ class FullCovarianceGuide(AmortizedGuide):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.loc = nn.Linear(self.feature_dim, self.z_dim)
-        self.diag = nn.Linear(self.feature_dim, self.z_dim)
+        self.log_var = nn.Linear(self.feature_dim, self.z_dim)
         rows, cols = torch.tril_indices(self.z_dim, self.z_dim, offset=-1)
         # positions of the strictly lower entries in the flattened z x z matrix
         self.register_buffer("_lower", rows * self.z_dim + cols, persistent=False)
@@ -66,7 +66,7 @@ class FullCovarianceGuide(AmortizedGuide):
 
     def scale_tril(self, h):
         """L(x) from encoder features, shape ``(..., z_dim, z_dim)``."""
-        diag = F.softplus(self.diag(h)) + MIN_SCALE
+        diag = torch.exp(0.5 * self.log_var(h).clamp(*LOG_VAR_RANGE))
         lower = h.new_zeros(*h.shape[:-1], self.z_dim * self.z_dim).index_copy(-1, self._lower, self.off_diag(h))
         return lower.reshape(*h.shape[:-1], self.z_dim, self.z_dim) + torch.diag_embed(diag)
 
@@ -85,12 +85,12 @@ class LowRankGuide(AmortizedGuide):
             raise SsvaeError(f"rank must be at least 1, got {rank}; use --rank 1 or more")
         self.rank = int(rank)
         self.loc = nn.Linear(self.feature_dim, self.z_dim)
-        self.diag = nn.Linear(self.feature_dim, self.z_dim)
+        self.log_var = nn.Linear(self.feature_dim, self.z_dim)
         self.factor = nn.Linear(self.feature_dim, self.z_dim * self.rank)
         nn.init.zeros_(self.factor.bias)
         self.factor.weight.data.mul_(0.1)
 
     def build_posterior(self, h):
         factor = self.factor(h).reshape(*h.shape[:-1], self.z_dim, self.rank)
-        diag = F.softplus(self.diag(h)) + MIN_SCALE**2
+        diag = torch.exp(self.log_var(h).clamp(*LOG_VAR_RANGE))
         return dist.LowRankMultivariateNormal(self.loc(h), factor, diag, validate_args=False)

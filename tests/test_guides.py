@@ -11,6 +11,7 @@ from ssvae import VAE, M2Guide, M2Model, VAEModel, iwae_log_likelihood
 from ssvae.cli import main
 from ssvae.errors import SsvaeError
 from ssvae.guides import GUIDES, AmortizedGuide, FullCovarianceGuide, LowRankGuide, make_guide
+from ssvae.guides.gaussian import CORRELATION_STEP
 
 FLOWS = ["iaf", "planar", "radial", "spline"]
 
@@ -25,9 +26,10 @@ def test_full_covariance_matches_torch_multivariate_normal():
     torch.nn.init.normal_(guide.off_diag.weight)
     x = _x()
     h = guide.encoder(x)
-    tril = torch.diag_embed(torch.exp(0.5 * guide.log_var(h)))
+    unit = torch.eye(3).repeat(16, 1, 1)
     rows, cols = torch.tril_indices(3, 3, offset=-1)
-    tril[:, rows, cols] = guide.off_diag(h)
+    unit[:, rows, cols] = CORRELATION_STEP * guide.off_diag(h)
+    tril = torch.exp(0.5 * guide.log_var(h)).unsqueeze(-1) * unit  # diag σ (I + A)
     reference = torch.distributions.MultivariateNormal(guide.loc(h), scale_tril=tril)
     q = guide.posterior(x)
     z = q.sample((5,))
@@ -84,7 +86,7 @@ def test_low_rank_matches_torch_multivariate_normal():
     guide = LowRankGuide(x_dim=6, z_dim=4, hidden=(8,), rank=2)
     x = _x()
     h = guide.encoder(x)
-    factor = guide.factor(h).reshape(16, 4, 2)
+    factor = torch.exp(0.5 * guide.log_var(h)).unsqueeze(-1) * CORRELATION_STEP * guide.factor(h).reshape(16, 4, 2)
     cov = torch.diag_embed(torch.exp(guide.log_var(h))) + factor @ factor.transpose(-1, -2)
     reference = torch.distributions.MultivariateNormal(guide.loc(h), covariance_matrix=cov)
     z = guide.posterior(x).sample((5,))
@@ -137,6 +139,25 @@ def test_every_family_swaps_in_trains_saves_and_loads(family, binary_batch, tmp_
     vae.save(path)
     loaded = VAE.load(path)
     assert torch.allclose(loaded.guide.posterior_mean(binary_batch), vae.guide.posterior_mean(binary_batch))
+    draws = []
+    for guide in (vae.guide, loaded.guide):  # the same posterior: the same draws and densities from one seed
+        torch.manual_seed(1)
+        q = guide.posterior(binary_batch[:8])
+        z = q.rsample()  # a flow's density is evaluated at its own samples
+        draws.append((z, q.log_prob(z)))
+    torch.testing.assert_close(draws[0], draws[1])
+
+@pytest.mark.parametrize("family", ["full", "lowrank"])
+def test_checkpoints_of_the_older_covariance_parametrization_are_refused(family, tmp_path):
+    """The same weight names once meant another covariance: such a checkpoint must not load silently."""
+    vae = VAE(z_dim=4, hidden=[16], guide=family)
+    path = str(tmp_path / "vae.pt")
+    vae.save(path)
+    state = torch.load(path, weights_only=True)
+    del state["guide"]["covariance_form"]  # what a checkpoint saved before the parametrization changed has
+    torch.save(state, path)
+    with pytest.raises(SsvaeError, match="older ssvae whose covariance parametrization differs"):
+        VAE.load(path)
 
 
 @pytest.mark.parametrize("family", list(GUIDES))

@@ -64,7 +64,7 @@ def reconstruction_pairs(originals, reconstructions, per_row=8):
 
 def confusion_matrix(path, counts):
     """Heat map of a (true x predicted) count matrix."""
-    counts = counts.cpu()
+    counts = counts.cpu().numpy()
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     image = ax.imshow(counts, cmap="Blues")
     for (i, j), value in zip(((i, j) for i in range(counts.shape[0]) for j in range(counts.shape[1])),

@@ -72,6 +72,7 @@ def load_module_state(module, state, what, path):
     try:
         module.load_state_dict(state)
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise SsvaeError(f"checkpoint {path} does not match this {what} ({first}); "
-                         "load it with the config.json it was saved with")
+        detail = " ".join(line.strip() for line in str(e).strip().splitlines())
+        detail = detail if len(detail) <= 600 else detail[:600] + " ..."
+        raise SsvaeError(f"checkpoint {path} does not match this {what} ({detail}); "
+                         "load it with the config.json it was saved with (or retrain it, if an older ssvae saved it)")

@@ -20,9 +20,9 @@ import os
 import pandas as pd
 
 from common import train_or_reuse, write_table
-from ssvae.inference.checkpoint import atomic_write
 from ssvae import runs
 from ssvae.guides import GUIDES, FlowGuide, LowRankGuide, make_guide
+from ssvae.inference.checkpoint import atomic_write
 
 
 def main():
@@ -97,6 +97,7 @@ def summarize(per_run):
                              for m, s in zip(values.mean(), values.std())]
     columns = ["guide", "ELBO", *per_run.columns[3:-1], "guide parameters"] + (["seeds"] if several else [])
     return table[columns]
+
 
 if __name__ == "__main__":
     main()

@@ -107,7 +107,8 @@ class FullCovarianceGuide(_CovarianceForm, AmortizedGuide):
         """I + A(x), unit lower triangular, shape ``(..., z_dim, z_dim)``."""
         flat = h.new_zeros(*h.shape[:-1], self.z_dim * self.z_dim)
         flat = flat.index_copy(-1, self._lower, CORRELATION_STEP * self.off_diag(h))
-        return flat.reshape(*h.shape[:-1], self.z_dim, self.z_dim) + torch.eye(self.z_dim, dtype=h.dtype, device=h.device)
+        eye = torch.eye(self.z_dim, dtype=h.dtype, device=h.device)
+        return flat.reshape(*h.shape[:-1], self.z_dim, self.z_dim) + eye
 
     def scale_tril(self, h):
         """L(x) = diag σ(x) (I + A(x)) from encoder features, shape ``(..., z_dim, z_dim)``."""
@@ -132,7 +133,7 @@ class LowRankGuide(_CovarianceForm, AmortizedGuide):
         self.loc = nn.Linear(self.feature_dim, self.z_dim)
         self.log_var = nn.Linear(self.feature_dim, self.z_dim)
         # V = 0 is a stationary point of the ELBO (its gradient E[∇f(z) εᵀ] vanishes when W's noise ε is
-        # independent of z), so V starts small and random, not at zero
+        # independent of z), so V starts small and random (default init times CORRELATION_STEP), not at zero
         self.factor = nn.Linear(self.feature_dim, self.z_dim * self.rank)
         nn.init.zeros_(self.factor.bias)
         self._mark_covariance_form()

@@ -147,6 +147,7 @@ def test_every_family_swaps_in_trains_saves_and_loads(family, binary_batch, tmp_
         draws.append((z, q.log_prob(z)))
     torch.testing.assert_close(draws[0], draws[1])
 
+
 @pytest.mark.parametrize("family", ["full", "lowrank"])
 def test_checkpoints_of_the_older_covariance_parametrization_are_refused(family, tmp_path):
     """The same weight names once meant another covariance: such a checkpoint must not load silently."""

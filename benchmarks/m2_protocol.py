@@ -14,6 +14,8 @@ training time of each stage — is written as CSV and markdown.
     python benchmarks/m2_protocol.py --dataset fashion-mnist --labels 100 600 1000 3000 --seeds 0 1 2 \\
         --epochs 50 --m1-epochs 100
 
+``--binarize none --likelihood cbernoulli`` runs every model on grey levels instead of
+binary draws (M1 and M2 with a continuous Bernoulli decoder; the baseline on grey pixels).
 Run directories go under ``--runs`` (default ``results/m2-protocol``); the
 table goes to ``--out`` (default ``benchmarks/results/m2_protocol_<dataset>``).
 Finished runs with the same options are reused and shorter or interrupted ones continued
@@ -49,18 +51,23 @@ def main():
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where new runs train")
     parser.add_argument("--alpha-per-image", type=float)
+    parser.add_argument("--binarize", default=defaults["binarize"], choices=["dynamic", "static", "none"],
+                        help="of every model's images (none: grey levels, with --likelihood cbernoulli or gaussian)")
+    parser.add_argument("--likelihood", default=defaults["likelihood"], choices=["bernoulli", "cbernoulli", "gaussian"],
+                        help="decoder p(x|.) of M2 and of M1")
     parser.add_argument("--runs", default="results/m2-protocol")
     parser.add_argument("--out")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
     common = dict(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, download=False,
-                  device=args.device)
+                  device=args.device, binarize=args.binarize, likelihood=args.likelihood)
     rows = []
     for seed in args.seeds:
         m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")
         if "m1m2" in args.models:
             m1_options = dict(common, model="vae", seed=seed, iwae_k=0)  # as `ssvae train --model m1m2` trains M1
-            m1_options.update({k: defaults[v] for k, v in M1_OPTIONS.items()}, epochs=args.m1_epochs)
+            m1_options.update({k: defaults[v] for k, v in M1_OPTIONS.items()}, epochs=args.m1_epochs,
+                              likelihood=args.likelihood)
             m1_metrics = train_or_reuse(m1_run, m1_options)
         for n in args.labels:
             for model in args.models:

@@ -134,6 +134,9 @@ def test_m1m2_run_end_to_end_and_reuse_of_m1(tmp_path, fmnist_small, capsys):
     args = ["train", "--model", "m1m2", "--out", bad, "--m1", os.path.join(run, "m1"), *SMALL]
     assert main([*args[:-len(SMALL)], *[a if a != "16" else "12" for a in SMALL]]) == 2
     assert "z_dim: M1 has 16, this model 12" in capsys.readouterr().err and not os.path.exists(bad)
+    assert main([*args, "--binarize", "static"]) == 2
+    assert "trained with --binarize dynamic, this run uses --binarize static" in capsys.readouterr().err
+    assert not os.path.exists(bad)
     assert main(["train", "--model", "m1m2", "--out", bad, "--m1", str(tmp_path), *SMALL]) == 2
     assert "not a run directory" in capsys.readouterr().err
     assert main(["train", "--model", "m1m2", "--out", bad, "--m1", run, *SMALL]) == 2

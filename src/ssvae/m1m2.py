@@ -138,6 +138,9 @@ class M1M2(M2):
             if m1["dataset"] != config["dataset"] or m1.get("data_dir") != config.get("data_dir"):
                 raise SsvaeError(f"--m1 {config['m1']} was trained on {m1['dataset']} "
                                  f"({m1.get('data_dir') or 'default location'}), this run uses {config['dataset']}")
+            if m1["binarize"] != config["binarize"]:  # its codes would be of images unlike those it learned
+                raise SsvaeError(f"--m1 {config['m1']} was trained with --binarize {m1['binarize']}, this run uses "
+                                 f"--binarize {config['binarize']}; pass --binarize {m1['binarize']}")
             self._load_m1_run(config["m1"], config["device"])
 
     def start_run(self, out, data, config, progress=True, log=print):

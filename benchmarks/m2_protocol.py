@@ -1,7 +1,7 @@
 """The semi-supervised protocol: M2, M1+M2, M1 + classifiers and the baseline for several N and seeds.
 
 For each seed, M1 (a VAE on all training images, no labels) is trained once
-(``--model vae``, into ``RUNS/m1-s<seed>``) and reused by every M1+M2 run of that
+(``--model vae``, into ``RUNS/<dataset>-m1-s<seed>``) and reused by every M1+M2 run of that
 seed (``--m1``). For each number of labels N and seed it trains
 ``ssvae train --model m2`` and ``--model m1m2`` (balanced labelled subset drawn
 with the seed; validation 10k for model selection; test 10k). Each run also
@@ -20,6 +20,9 @@ Run directories go under ``--runs`` (default ``results/m2-protocol``); the
 table goes to ``--out`` (default ``benchmarks/results/m2_protocol_<dataset>``).
 Finished runs with the same options are reused and shorter or interrupted ones continued
 (see ``common.train_or_reuse``), so an interrupted benchmark goes on where it stopped.
+``--merge A_runs.csv B_runs.csv --out OUT`` trains nothing and writes the table of the
+per-run files together (seeds run apart); a method with runs of different epochs, or the
+same method, N and seed twice, is refused.
 """
 import argparse
 import json
@@ -29,6 +32,7 @@ import pandas as pd
 
 from common import train_or_reuse, write_table
 from ssvae import runs
+from ssvae.errors import SsvaeError
 from ssvae.inference.checkpoint import atomic_write
 from ssvae.m1m2 import M1_OPTIONS
 
@@ -36,6 +40,38 @@ from ssvae.m1m2 import M1_OPTIONS
 METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", "m2", None),
            ("M1 + linear", "m1m2", "m1_linear_test_accuracy"), ("M1 + MLP", "m1m2", "m1_mlp_test_accuracy"),
            ("M1 + label spreading", "m1m2", "m1_spreading_test_accuracy"), ("M1+M2", "m1m2", None)]
+
+
+def summarize(per_run):
+    """The table of per-run rows (columns as in ``*_runs.csv``): mean ± std test accuracy per method and N."""
+    mixed = per_run.dropna(subset=["epochs"]).groupby("method")["epochs"].nunique()
+    if (mixed > 1).any():
+        raise SsvaeError(f"the runs of {', '.join(mixed[mixed > 1].index)} were trained for different numbers of "
+                         "epochs; a table holds one setting only")
+    repeated = per_run.duplicated(["method", "labels", "seed"])
+    if repeated.any():
+        first = per_run[repeated].iloc[0]
+        raise SsvaeError(f"{first['method']} at N={first['labels']}, seed {first['seed']} is in the rows twice; "
+                         "merge the per-run files of different seeds only")
+    order = {name: i for i, (name, _, _) in enumerate(METHODS)}
+    summary = (per_run.groupby(["method", "labels"])
+               .agg(mean=("test_accuracy", "mean"), std=("test_accuracy", "std"), seeds=("seed", "count"),
+                    epochs=("epochs", "max"), minutes=("train_minutes", "mean"),
+                    m1_minutes=("m1_train_minutes", "mean"))
+               .reset_index())
+    summary["cell"] = [f"{100 * m:.2f} ± {100 * s:.2f}" if s == s else f"{100 * m:.2f}"
+                       for m, s in zip(summary["mean"], summary["std"])]
+    table = summary.pivot(index="method", columns="labels", values="cell")
+    table = table.loc[sorted(table.index, key=order.get)]
+    table.columns = [f"N={n}" for n in table.columns]
+    timing = summary.groupby("method").agg(seeds=("seeds", "max"), epochs=("epochs", "max"),
+                                           minutes=("minutes", "mean"), m1_minutes=("m1_minutes", "mean"))
+    table["seeds"] = timing["seeds"]
+    table["epochs"] = timing["epochs"].map(lambda v: "" if v != v else int(v))
+    table["train min/run"] = timing["minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
+    table["M1 train min"] = timing["m1_minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
+    table = table.reset_index().rename(columns={"method": "test accuracy % (mean ± std over seeds)"})
+    return table
 
 
 def main():
@@ -57,8 +93,20 @@ def main():
                         help="decoder p(x|.) of M2 and of M1")
     parser.add_argument("--runs", default="results/m2-protocol")
     parser.add_argument("--out")
+    parser.add_argument("--merge", nargs="+", metavar="RUNS_CSV",
+                        help="train nothing: the table of these per-run files (*_runs.csv) together, e.g. of seeds "
+                             "run on different machines or in different sessions")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
+    if args.merge:
+        missing = [path for path in args.merge if not os.path.exists(path)]
+        if missing:
+            parser.error(f"no such per-run file: {', '.join(missing)}")
+        try:
+            write_outputs(pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True), out)
+        except SsvaeError as e:
+            parser.error(str(e))
+        return
     common = dict(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, download=False,
                   device=args.device, binarize=args.binarize, likelihood=args.likelihood)
     rows = []
@@ -89,25 +137,12 @@ def main():
                                  "m1_train_minutes": round(m1_metrics["train_seconds"] / 60, 2)
                                  if model == "m1m2" else None})
                 print(rows[-1], flush=True)
-    per_run = pd.DataFrame(rows)
-    order = {name: i for i, (name, _, _) in enumerate(METHODS)}
-    summary = (per_run.groupby(["method", "labels"])
-               .agg(mean=("test_accuracy", "mean"), std=("test_accuracy", "std"), seeds=("seed", "count"),
-                    epochs=("epochs", "max"), minutes=("train_minutes", "mean"),
-                    m1_minutes=("m1_train_minutes", "mean"))
-               .reset_index())
-    summary["cell"] = [f"{100 * m:.2f} ± {100 * s:.2f}" if s == s else f"{100 * m:.2f}"
-                       for m, s in zip(summary["mean"], summary["std"])]
-    table = summary.pivot(index="method", columns="labels", values="cell")
-    table = table.loc[sorted(table.index, key=order.get)]
-    table.columns = [f"N={n}" for n in table.columns]
-    timing = summary.groupby("method").agg(seeds=("seeds", "max"), epochs=("epochs", "max"),
-                                           minutes=("minutes", "mean"), m1_minutes=("m1_minutes", "mean"))
-    table["seeds"] = timing["seeds"]
-    table["epochs"] = timing["epochs"].map(lambda v: "" if v != v else int(v))
-    table["train min/run"] = timing["minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
-    table["M1 train min"] = timing["m1_minutes"].map(lambda v: "" if v != v else f"{v:.1f}")
-    table = table.reset_index().rename(columns={"method": "test accuracy % (mean ± std over seeds)"})
+    write_outputs(pd.DataFrame(rows), out)
+
+
+def write_outputs(per_run, out):
+    """``OUT_runs.csv`` (per run), ``OUT.csv`` and ``OUT.md`` (the table); prints the table and a JSON line."""
+    table = summarize(per_run)
     atomic_write(out + "_runs.csv", lambda f: per_run.to_csv(f, index=False), binary=False)
     write_table(table, out)
     print(table.to_string(index=False))

@@ -59,3 +59,37 @@ def test_a_finished_run_is_reused_without_its_checkpoint_and_from_another_device
     assert log == [f"reusing {run}"]
     with pytest.raises(SsvaeError, match="no checkpoint.pt to continue from"):
         train_or_reuse(run, dict(options, epochs=2), log=log.append)
+
+
+def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch, capsys):
+    """Seeds run apart (other machines, other sessions) make one table; mixed settings are refused."""
+    import pandas as pd
+    import m2_protocol
+
+    def per_run(seed, m2, m1m2, epochs=30):
+        path = tmp_path / f"s{seed}_runs.csv"
+        pd.DataFrame([
+            {"method": "baseline (labelled only)", "labels": 100, "seed": seed, "test_accuracy": 0.68},
+            {"method": "M2", "labels": 100, "seed": seed, "test_accuracy": m2, "best_epoch": 20, "epochs": epochs,
+             "train_minutes": 15.0},
+            {"method": "M1+M2", "labels": 100, "seed": seed, "test_accuracy": m1m2, "best_epoch": 25,
+             "epochs": epochs, "train_minutes": 5.0, "m1_train_minutes": 7.0},
+        ]).to_csv(path, index=False)
+        return str(path)
+
+    def merge(*paths):
+        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--merge", *paths, "--out", str(tmp_path / "t")])
+        m2_protocol.main()
+
+    merge(per_run(0, 0.70, 0.72), per_run(1, 0.72, 0.76))
+    table = pd.read_csv(tmp_path / "t.csv").set_index("test accuracy % (mean ± std over seeds)")
+    assert table.loc["M2", "N=100"] == "71.00 ± 1.41" and table.loc["M1+M2", "N=100"] == "74.00 ± 2.83"
+    assert table.loc["M2", "seeds"] == 2 and len(pd.read_csv(tmp_path / "t_runs.csv")) == 6
+
+    os.remove(tmp_path / "t.csv")
+    for paths, message in [((per_run(0, 0.7, 0.7), per_run(0, 0.7, 0.7)), "seed 0 is in the rows twice"),
+                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, epochs=15)), "different numbers of epochs"),
+                           ((str(tmp_path / "absent.csv"),), "no such per-run file")]:
+        with pytest.raises(SystemExit):
+            merge(*paths)
+        assert message in capsys.readouterr().err and not os.path.exists(tmp_path / "t.csv")

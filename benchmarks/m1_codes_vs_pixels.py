@@ -4,7 +4,8 @@ M1+M2 classifies M1's codes z1 instead of pixels. If the codes lost class
 information, no amount of labels could make up for it. This trains M2's classifier
 network (50-500-10 or 784-500-10, softplus, Adam) on all training labels, once on
 E[z1|x] of a trained M1 and once on the pixels (dynamically binarized if M1 was trained
-so, its grey levels if M1 was trained on them), early stopped on validation, and writes test accuracy of both (CSV, markdown, last-line JSON):
+so, its grey levels if M1 was trained on them), early stopped on validation, and writes
+test accuracy of both (CSV, markdown, last-line JSON):
 
     python benchmarks/m1_codes_vs_pixels.py --m1 results/m2-protocol/fashion-mnist-m1-s0
 """
@@ -39,13 +40,13 @@ def main():
     args = parser.parse_args()
     m1, config = runs.load_run(args.m1)
     data = runs.load_data(config, data_dir=args.data_dir)  # binarized as M1 was trained
-    dynamic = config["binarize"] == "dynamic"  # then codes and pixels are of binary draws, as M1 saw
+    binary_draws = config["binarize"] == "dynamic"  # then codes and pixels are of binary draws, as M1 saw
     x_coded = data.x_train
-    if dynamic:
+    if binary_draws:
         x_coded = torch.bernoulli(x_coded, generator=torch.Generator().manual_seed(args.seed))
     inputs = {"M1 codes (means of q(z1|x))":
               (code_means(m1, x_coded), code_means(m1, data.x_val), code_means(m1, data.x_test), False),
-              "pixels": (data.x_train, data.x_val, data.x_test, dynamic)}
+              "pixels": (data.x_train, data.x_val, data.x_test, binary_draws)}
     rows = []
     for name, (x_train, x_val, x_test, dynamic) in inputs.items():
         start = time.perf_counter()

@@ -114,8 +114,8 @@ def main():
         m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")
         if "m1m2" in args.models:
             m1_options = dict(common, model="vae", seed=seed, iwae_k=0)  # as `ssvae train --model m1m2` trains M1
-            m1_options.update({k: defaults[v] for k, v in M1_OPTIONS.items()}, epochs=args.m1_epochs,
-                              likelihood=args.likelihood)
+            m1m2_options = dict(defaults, **common, m1_epochs=args.m1_epochs)
+            m1_options.update({k: m1m2_options[v] for k, v in M1_OPTIONS.items()})
             m1_metrics = train_or_reuse(m1_run, m1_options)
         for n in args.labels:
             for model in args.models:

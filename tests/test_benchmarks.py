@@ -3,11 +3,13 @@ import json
 import os
 import sys
 
+import pandas as pd
 import pytest
 
 from ssvae.errors import SsvaeError
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import m2_protocol  # noqa: E402
 from common import train_or_reuse  # noqa: E402
 
 
@@ -63,9 +65,6 @@ def test_a_finished_run_is_reused_without_its_checkpoint_and_from_another_device
 
 def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch, capsys):
     """Seeds run apart (other machines, other sessions) make one table; mixed settings are refused."""
-    import pandas as pd
-    import m2_protocol
-
     def per_run(seed, m2, m1m2, epochs=30):
         path = tmp_path / f"s{seed}_runs.csv"
         pd.DataFrame([

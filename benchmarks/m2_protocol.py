@@ -21,8 +21,10 @@ table goes to ``--out`` (default ``benchmarks/results/m2_protocol_<dataset>``).
 Finished runs with the same options are reused and shorter or interrupted ones continued
 (see ``common.train_or_reuse``), so an interrupted benchmark goes on where it stopped.
 ``--merge A_runs.csv B_runs.csv --out OUT`` trains nothing and writes the table of the
-per-run files together (seeds run apart); a method with runs of different epochs, or the
-same method, N and seed twice, is refused.
+per-run files together (seeds run apart). Each per-run row records its run's options (the
+``options`` column: the run's config.json but for seed, device and paths); a method whose runs
+at one N differ in them (e.g. epochs, α, binarization), or the same method, N and seed twice,
+is refused.
 """
 import argparse
 import json
@@ -42,12 +44,35 @@ METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", 
            ("M1 + label spreading", "m1m2", "m1_spreading_test_accuracy"), ("M1+M2", "m1m2", None)]
 
 
+#: config keys that may differ between the runs of one table cell (seeds, machines, places)
+NOT_SETTINGS = ("seed", "device", "m1", "data_dir", "download")
+
+
+def run_options(run):
+    """The options of ``run`` that define its table cell, as one JSON string (see ``NOT_SETTINGS``)."""
+    config = runs.load_json(os.path.join(run, "config.json"))
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_SETTINGS}, sort_keys=True)
+
+
 def summarize(per_run):
     """The table of per-run rows (columns as in ``*_runs.csv``): mean ± std test accuracy per method and N."""
     mixed = per_run.dropna(subset=["epochs"]).groupby("method")["epochs"].nunique()
     if (mixed > 1).any():
         raise SsvaeError(f"the runs of {', '.join(mixed[mixed > 1].index)} were trained for different numbers of "
                          "epochs; a table holds one setting only")
+    if "options" in per_run:
+        cells = per_run.groupby(["method", "labels"])["options"]
+        if cells.apply(lambda o: o.isna().any() and o.notna().any()).any():
+            raise SsvaeError("some per-run rows do not record their options (files written before the options "
+                             "column): re-run the protocol on their runs to write them again")
+        differ = cells.nunique()
+        if (differ > 1).any():
+            method, n = differ[differ > 1].index[0]
+            options = [json.loads(o) for o in per_run.loc[(per_run.method == method) & (per_run.labels == n),
+                                                          "options"].dropna().unique()]
+            keys = sorted(k for k in set().union(*options) if len({json.dumps(o.get(k)) for o in options}) > 1)
+            raise SsvaeError(f"the {method} runs at N={n} were made with different options ({', '.join(keys)}); "
+                             "a table holds one setting only")
     repeated = per_run.duplicated(["method", "labels", "seed"])
     if repeated.any():
         first = per_run[repeated].iloc[0]
@@ -123,6 +148,7 @@ def main():
                 extra = {"m1": m1_run} if model == "m1m2" else {}
                 metrics = train_or_reuse(run, dict(common, model=model, labels=n, seed=seed, epochs=args.epochs,
                                                    alpha_per_image=args.alpha_per_image, **extra))
+                options = run_options(run)
                 history = pd.read_csv(os.path.join(run, "history.csv"))
                 best = history.loc[history.val_accuracy.idxmax()]
                 minutes = metrics["train_seconds"] / 60
@@ -135,8 +161,8 @@ def main():
                                  "epochs": int(metrics["epochs"]) if key is None else None,
                                  "train_minutes": round(minutes, 2) if key is None else None,
                                  "m1_train_minutes": round(m1_metrics["train_seconds"] / 60, 2)
-                                 if model == "m1m2" else None})
-                print(rows[-1], flush=True)
+                                 if model == "m1m2" else None, "options": options})
+                print({k: v for k, v in rows[-1].items() if k != "options"}, flush=True)
     write_outputs(pd.DataFrame(rows), out)
 
 

@@ -65,15 +65,22 @@ def test_a_finished_run_is_reused_without_its_checkpoint_and_from_another_device
 
 def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch, capsys):
     """Seeds run apart (other machines, other sessions) make one table; mixed settings are refused."""
-    def per_run(seed, m2, m1m2, epochs=30):
-        path = tmp_path / f"s{seed}_runs.csv"
-        pd.DataFrame([
-            {"method": "baseline (labelled only)", "labels": 100, "seed": seed, "test_accuracy": 0.68},
+    def per_run(seed, m2, m1m2, epochs=30, binarize="none", name=None):
+        path = tmp_path / (name or f"s{seed}_runs.csv")
+        m2_options, m1m2_options = ({"binarize": binarize, "epochs": epochs, "model": model}
+                                    for model in ("m2", "m1m2"))
+        frame = pd.DataFrame([
+            {"method": "baseline (labelled only)", "labels": 100, "seed": seed, "test_accuracy": 0.68,
+             "options": m2_options},
             {"method": "M2", "labels": 100, "seed": seed, "test_accuracy": m2, "best_epoch": 20, "epochs": epochs,
-             "train_minutes": 15.0},
+             "train_minutes": 15.0, "options": m2_options},
             {"method": "M1+M2", "labels": 100, "seed": seed, "test_accuracy": m1m2, "best_epoch": 25,
-             "epochs": epochs, "train_minutes": 5.0, "m1_train_minutes": 7.0},
-        ]).to_csv(path, index=False)
+             "epochs": epochs, "train_minutes": 5.0, "m1_train_minutes": 7.0, "options": m1m2_options},
+        ])
+        frame["options"] = frame["options"].map(lambda o: json.dumps(o, sort_keys=True))
+        if name and name.startswith("old"):  # written before the options column
+            frame = frame.drop(columns="options")
+        frame.to_csv(path, index=False)
         return str(path)
 
     def merge(*paths):
@@ -84,10 +91,17 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
     table = pd.read_csv(tmp_path / "t.csv").set_index("test accuracy % (mean ± std over seeds)")
     assert table.loc["M2", "N=100"] == "71.00 ± 1.41" and table.loc["M1+M2", "N=100"] == "74.00 ± 2.83"
     assert table.loc["M2", "seeds"] == 2 and len(pd.read_csv(tmp_path / "t_runs.csv")) == 6
+    # files written before the options column still merge with each other
+    merge(per_run(0, 0.70, 0.72, name="old_runs.csv"), per_run(1, 0.72, 0.76, name="old1_runs.csv"))
 
     os.remove(tmp_path / "t.csv")
     for paths, message in [((per_run(0, 0.7, 0.7), per_run(0, 0.7, 0.7)), "seed 0 is in the rows twice"),
-                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, epochs=15)), "different numbers of epochs"),
+                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, epochs=15, name="e15_runs.csv")),
+                            "different numbers of epochs"),
+                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, binarize="dynamic", name="b_runs.csv")),
+                            "runs at N=100 were made with different options (binarize)"),
+                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, name="old_runs.csv")),
+                            "do not record their options"),
                            ((str(tmp_path / "absent.csv"),), "no such per-run file")]:
         with pytest.raises(SystemExit):
             merge(*paths)

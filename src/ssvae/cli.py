@@ -137,7 +137,7 @@ def _add_train(sub):
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="ELBO and IWAE log-likelihood (vae) or accuracy (m2) of a run",
+    p = sub.add_parser("evaluate", help="ELBO and IWAE log-likelihood (vae) or accuracy (m2, m1m2) of a run",
                        description="Evaluate a run, merged into RUN_DIR/metrics.json. vae: mean per-image ELBO, its "
                                    "terms E_q[log p(x|z)] and KL, and the importance-weighted estimate of log p(x); "
                                    "m2: classification accuracy.")
@@ -167,7 +167,7 @@ def _add_sample(sub):
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="classify images with a trained M2 run",
+    p = sub.add_parser("predict", help="classify images with a trained M2 or M1+M2 run",
                        description="Class probabilities q(y|x) and labels for images in an idx, .npy or .pt file "
                                    "((N, 28, 28) or (N, 784); uint8 0..255 or float 0..1), as CSV.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'ssvae train --model m2' (or m1m2)")
@@ -183,7 +183,7 @@ def _add_predict(sub):
 def build_parser():
     parser = argparse.ArgumentParser(prog="ssvae", description="Deep generative models of images with few labels, "
                                      "in Pyro: the AEVB variational autoencoder (Kingma & Welling 2013) and the "
-                                     "semi-supervised M2 (Kingma et al. 2014).")
+                                     "semi-supervised M2 and the stacked M1+M2 (Kingma et al. 2014).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     _add_evaluate(sub)

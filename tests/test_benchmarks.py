@@ -106,3 +106,41 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
         with pytest.raises(SystemExit):
             merge(*paths)
         assert message in capsys.readouterr().err and not os.path.exists(tmp_path / "t.csv")
+
+
+def test_m1m2_variants_trains_each_variant_once_and_an_m1_of_another_code_size(tmp_path, monkeypatch, capsys,
+                                                                                  fmnist_small):
+    import m1m2_variants
+
+    m1 = str(tmp_path / "m1")
+    train_or_reuse(m1, dict(model="vae", dataset="fashion-mnist", train_size=500, download=False, epochs=1, z_dim=4,
+                            hidden=[16], iwae_k=0, batch_size=100), log=lambda line: None)
+    out, runs_dir = str(tmp_path / "table"), str(tmp_path / "runs")
+    argv = ["m1m2_variants.py", "--m1", m1, "--labels", "100", "--epochs", "1",
+            "--variants", "default", "z1_100", "--runs", runs_dir, "--out", out]
+    monkeypatch.setattr(sys, "argv", argv)
+    m1m2_variants.main()
+    table = pd.read_csv(out + ".csv").set_index("variant")
+    assert list(table.index) == ["default", "z1_100"] and table.loc["z1_100", "options"] == "--z1-dim 100"
+    assert table.loc["default", "options"] == "(defaults)" and (table["epochs"] == 1).all()
+    assert 0 < table.loc["default", "best val %"] <= 100
+    # the z1 = 100 variant ran on an M1 trained here with --m1's options but the code size
+    with open(os.path.join(runs_dir, "m1-z100", "config.json")) as f:
+        trained_m1 = json.load(f)
+    assert trained_m1["z_dim"] == 100 and trained_m1["hidden"] == [16] and trained_m1["train_size"] == 500
+    with open(os.path.join(runs_dir, "z1_100", "config.json")) as f:
+        assert json.load(f)["m1"] == os.path.join(runs_dir, "m1-z100")
+    capsys.readouterr()
+
+    # a second call reuses every run (and lists a finished run given with --reference)
+    monkeypatch.setattr(sys, "argv", argv + ["--reference", os.path.join(runs_dir, "default")])
+    m1m2_variants.main()
+    printed = capsys.readouterr().out
+    assert printed.count("reusing") == 3 and "epoch=" not in printed  # M1 z = 100 and both variants
+    assert list(pd.read_csv(out + ".csv")["variant"]) == ["default", "z1_100", "m1m2 (reference)"]
+    assert json.loads(printed.strip().splitlines()[-1])["rows"][0]["variant"] == "default"
+
+    monkeypatch.setattr(sys, "argv", ["m1m2_variants.py", "--m1", str(tmp_path / "absent")])
+    with pytest.raises(SystemExit):
+        m1m2_variants.main()
+    assert "no trained run there" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import pytest
 from ssvae.errors import SsvaeError
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import m1m2_variants  # noqa: E402
 import m2_protocol  # noqa: E402
 from common import train_or_reuse  # noqa: E402
 
@@ -110,8 +111,6 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
 
 def test_m1m2_variants_trains_each_variant_once_and_an_m1_of_another_code_size(tmp_path, monkeypatch, capsys,
                                                                                   fmnist_small):
-    import m1m2_variants
-
     m1 = str(tmp_path / "m1")
     train_or_reuse(m1, dict(model="vae", dataset="fashion-mnist", train_size=500, download=False, epochs=1, z_dim=4,
                             hidden=[16], iwae_k=0, batch_size=100), log=lambda line: None)

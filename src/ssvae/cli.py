@@ -140,7 +140,7 @@ def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="ELBO and IWAE log-likelihood (vae) or accuracy (m2, m1m2) of a run",
                        description="Evaluate a run, merged into RUN_DIR/metrics.json. vae: mean per-image ELBO, its "
                                    "terms E_q[log p(x|z)] and KL, and the importance-weighted estimate of log p(x); "
-                                   "m2: classification accuracy.")
+                                   "m2 and m1m2: classification accuracy.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'ssvae train'")
     p.add_argument("--split", choices=["test", "val", "train"], default="test", help="(default: test)")
     p.add_argument("--iwae-k", type=int, metavar="K",

@@ -3,8 +3,9 @@
 Each variant is ``ssvae train --model m1m2`` with the variant's options added to the
 common ones: M1 from ``--m1`` (whose dataset, binarization and decoder every run shares),
 or for a variant with another code size an M1 trained here with ``--m1``'s options but z.
-Model selection by validation accuracy, as in ``m2_protocol.py``. ``--reference RUN ...`` adds rows read from finished runs (e.g. the
-protocol's M2 run at the same N and seed) without training anything. The table (best
+Model selection by validation accuracy, as in ``m2_protocol.py``. ``--reference RUN ...``
+adds rows read from finished runs (e.g. the protocol's M2 run at the same N and seed)
+without training anything. The table (best
 validation accuracy, test accuracy at that epoch, the last epoch's classification loss,
 training minutes) goes to ``--out`` as CSV and markdown, and a JSON line ends the output.
 

@@ -60,3 +60,15 @@ def train_or_reuse(run, options, log=print):
         log(f"continuing {run} to {options['epochs']} epochs")
         runs.train(run, resume=True, epochs=options["epochs"], progress=False, log=log)
     return runs.load_json(metrics_path)
+
+
+def best_and_last_epoch(run):
+    """(history row at the best validation accuracy, last history row) of a finished run in ``run``.
+
+    Model selection of the semi-supervised benchmarks: a run is read at its epoch of best
+    validation accuracy (the first such epoch on a tie).
+    """
+    import pandas as pd
+
+    history = pd.read_csv(os.path.join(run, "history.csv"))
+    return history.loc[history.val_accuracy.idxmax()], history.iloc[-1]

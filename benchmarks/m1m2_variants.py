@@ -21,9 +21,9 @@ import os
 
 import pandas as pd
 
-from common import train_or_reuse, write_table
+from common import best_and_last_epoch, train_or_reuse, write_table
 from ssvae import runs
-from ssvae.m1m2 import M1_OPTIONS
+from ssvae.m1m2 import m1_run_config, m1m2_options_of
 
 #: name -> options added to the common ones (the default M1+M2 first)
 VARIANTS = {
@@ -38,14 +38,8 @@ VARIANTS = {
 }
 
 
-def best_row(run):
-    """(history row at the best validation accuracy, last history row) of a finished run."""
-    history = pd.read_csv(os.path.join(run, "history.csv"))
-    return history.loc[history.val_accuracy.idxmax()], history.iloc[-1]
-
-
 def table_row(name, flags, run, metrics):
-    best, last = best_row(run)
+    best, last = best_and_last_epoch(run)
     return {"variant": name, "options": flags, "best val %": round(100 * float(best.val_accuracy), 2),
             "test % at best val": round(100 * float(best.test_accuracy), 2), "best epoch": int(best.epoch),
             "epochs": int(metrics["epochs"]),
@@ -79,8 +73,7 @@ def main():
     m1_config = runs.load_json(os.path.join(args.m1, "config.json"))
     data = {k: m1_config[k] for k in ("dataset", "data_dir", "train_size", "binarize")}
     out = args.out or f"benchmarks/results/m1m2_variants_{data['dataset']}_n{args.labels}_s{args.seed}"
-    # the M1 options of an m1m2 run, read back from the M1 run (as `ssvae train --model m1m2` writes them)
-    stack = {m1m2_key: m1_config[m1_key] for m1_key, m1m2_key in M1_OPTIONS.items()}
+    stack = m1m2_options_of(m1_config)  # the M1 options of an m1m2 run whose M1 is --m1
     common = dict(data, **stack, download=False, device=args.device, model="m1m2", labels=args.labels,
                   seed=args.seed, epochs=args.epochs, baseline=False)
     rows = []
@@ -90,9 +83,7 @@ def main():
         if options.get("z1_dim", m1_config["z_dim"]) != m1_config["z_dim"]:
             # an M1 of another code size: --m1's options but z_dim, trained (or reused) beside the variants
             m1 = os.path.join(args.runs, f"m1-z{options['z1_dim']}")
-            m1_options = {k: m1_config[k] for k in list(M1_OPTIONS) + list(data) + ["seed"]}
-            train_or_reuse(m1, dict(m1_options, model="vae", z_dim=options["z1_dim"], iwae_k=0, download=False,
-                                    device=args.device))
+            train_or_reuse(m1, m1_run_config(runs.make_config(**options)))
         run = os.path.join(args.runs, name)
         metrics = train_or_reuse(run, dict(options, m1=m1))
         rows.append(table_row(name, flags_of(VARIANTS[name]), run, metrics))

@@ -32,11 +32,11 @@ import os
 
 import pandas as pd
 
-from common import train_or_reuse, write_table
+from common import best_and_last_epoch, train_or_reuse, write_table
 from ssvae import runs
 from ssvae.errors import SsvaeError
 from ssvae.inference.checkpoint import atomic_write
-from ssvae.m1m2 import M1_OPTIONS
+from ssvae.m1m2 import m1_run_config, m1m2_options_of
 
 #: table rows: (method, run model, metrics key of its test accuracy; None = at the best validation epoch)
 METHODS = [("baseline (labelled only)", "m2", "baseline_test_accuracy"), ("M2", "m2", None),
@@ -109,6 +109,8 @@ def main():
     parser.add_argument("--models", nargs="+", default=["m2", "m1m2"], choices=["m2", "m1m2"])
     parser.add_argument("--epochs", type=int, default=50, help="epochs of M2 and of M2 on M1's codes")
     parser.add_argument("--m1-epochs", type=int, default=defaults["m1_epochs"])
+    parser.add_argument("--m1-hidden", type=int, nargs="+", default=defaults["m1_hidden"], metavar="H",
+                        help="M1's hidden sizes, e.g. 1000 (default: %(default)s)")
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where new runs train")
     parser.add_argument("--alpha-per-image", type=float)
@@ -138,19 +140,19 @@ def main():
     for seed in args.seeds:
         m1_run = os.path.join(args.runs, f"{args.dataset}-m1-s{seed}")
         if "m1m2" in args.models:
-            m1_options = dict(common, model="vae", seed=seed, iwae_k=0)  # as `ssvae train --model m1m2` trains M1
-            m1m2_options = dict(defaults, **common, m1_epochs=args.m1_epochs)
-            m1_options.update({k: m1m2_options[v] for k, v in M1_OPTIONS.items()})
+            # the M1 that `ssvae train --model m1m2` would train for these options
+            m1_options = m1_run_config(dict(defaults, **common, seed=seed, m1_epochs=args.m1_epochs,
+                                            m1_hidden=args.m1_hidden))
             m1_metrics = train_or_reuse(m1_run, m1_options)
+            stack = dict(m1m2_options_of(m1_options), m1=m1_run)  # the M1+M2 runs record the M1 they use
         for n in args.labels:
             for model in args.models:
                 run = os.path.join(args.runs, f"{args.dataset}-{model}-n{n}-s{seed}")
-                extra = {"m1": m1_run} if model == "m1m2" else {}
+                extra = stack if model == "m1m2" else {}
                 metrics = train_or_reuse(run, dict(common, model=model, labels=n, seed=seed, epochs=args.epochs,
                                                    alpha_per_image=args.alpha_per_image, **extra))
                 options = run_options(run)
-                history = pd.read_csv(os.path.join(run, "history.csv"))
-                best = history.loc[history.val_accuracy.idxmax()]
+                best, _ = best_and_last_epoch(run)
                 minutes = metrics["train_seconds"] / 60
                 for method, source, key in METHODS:
                     if source != model or (key is not None and key not in metrics):

@@ -109,6 +109,29 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
         assert message in capsys.readouterr().err and not os.path.exists(tmp_path / "t.csv")
 
 
+def test_protocol_trains_m1_as_the_cli_would_and_m1m2_on_it(tmp_path, monkeypatch, capsys, fmnist_small):
+    """--m1-hidden reaches M1 and is recorded by the M1+M2 runs on it; a second call trains nothing."""
+    runs_dir, out = str(tmp_path / "runs"), str(tmp_path / "table")
+    argv = ["m2_protocol.py", "--models", "m1m2", "--labels", "100", "--seeds", "0", "--epochs", "1",
+            "--m1-epochs", "1", "--m1-hidden", "16", "--train-size", "500", "--runs", runs_dir, "--out", out]
+    monkeypatch.setattr(sys, "argv", argv)
+    m2_protocol.main()
+    m1_run, m1m2_run = (os.path.join(runs_dir, f"fashion-mnist-{name}-s0") for name in ("m1", "m1m2-n100"))
+    with open(os.path.join(m1_run, "config.json")) as f:
+        m1 = json.load(f)
+    with open(os.path.join(m1m2_run, "config.json")) as f:
+        m1m2 = json.load(f)
+    assert (m1["model"], m1["hidden"], m1["epochs"], m1["train_size"], m1["iwae_k"]) == ("vae", [16], 1, 500, 0)
+    assert (m1m2["m1"], m1m2["m1_hidden"], m1m2["m1_epochs"], m1m2["epochs"]) == (m1_run, [16], 1, 1)
+    per_run = pd.read_csv(out + "_runs.csv")
+    assert set(per_run["method"]) == {"M1 + linear", "M1 + MLP", "M1 + label spreading", "M1+M2"}
+    assert json.loads(per_run["options"].iloc[-1])["m1_hidden"] == [16]
+    capsys.readouterr()
+    m2_protocol.main()
+    printed = capsys.readouterr().out
+    assert printed.count("reusing") == 2 and "epoch=" not in printed
+
+
 def test_m1m2_variants_trains_each_variant_once_and_an_m1_of_another_code_size(tmp_path, monkeypatch, capsys,
                                                                                   fmnist_small):
     m1 = str(tmp_path / "m1")

@@ -13,7 +13,7 @@ from ssvae.cli import main
 from ssvae.errors import SsvaeError
 from ssvae.guides.stacked import StackedGuide
 from ssvae.inference.semisupervised import SemiSupervisedELBO
-from ssvae.m1m2 import M1M2
+from ssvae.m1m2 import M1M2, m1_run_config, m1m2_options_of
 from ssvae.models.stacked import StackedModel
 
 
@@ -106,6 +106,9 @@ def test_m1m2_run_end_to_end_and_reuse_of_m1(tmp_path, fmnist_small, capsys):
         assert key in metrics, key
     config = json.load(open(os.path.join(run, "config.json")))
     assert config["m1"] == os.path.join(run, "m1") and os.path.exists(os.path.join(run, "m1", "checkpoint.pt"))
+    m1_config = json.load(open(os.path.join(run, "m1", "config.json")))
+    assert m1_config["epochs"] == 4 and m1_config["z_dim"] == config["z1_dim"]
+    assert m1m2_options_of(m1_config) == {k: config[k] for k in m1m2_options_of(m1_config)}
     for name in ("best.pt", "analogies.png", "samples.png", "latent.png", "confusion.png", "labelled.csv"):
         assert os.path.getsize(os.path.join(run, name)) > 0, name
 
@@ -152,3 +155,19 @@ def test_python_and_cli_defaults_agree():
     assert stacked.stack["m1_hidden"] == defaults["m1_hidden"] == [400]
     assert M2().config["lr"] == runs.defaults("m2")["lr"] == 3e-3
     assert M1M2(lr=1e-3).config["lr"] == 1e-3
+
+
+def test_m1_run_config_is_the_vae_run_m1m2_trains():
+    """The M1 options of an m1m2 config go to the VAE under its names, M2's own ones do not (benchmarks use this)."""
+    from ssvae import runs
+
+    config = runs.make_config(model="m1m2", z1_dim=7, m1_hidden=[32], m1_epochs=2, m1_lr=1e-2, m1_batch_size=64,
+                              m1_activation="relu", likelihood="cbernoulli", binarize="none", seed=3, epochs=9,
+                              hidden=[16], z_dim=4, lr=5e-4, batch_size=100, activation="softplus", download=False)
+    m1 = m1_run_config(config)
+    assert m1 == dict(model="vae", dataset="fashion-mnist", data_dir=None, train_size=None, binarize="none",
+                      download=False, seed=3, device="cpu", z_dim=7, hidden=[32], epochs=2, lr=1e-2, batch_size=64,
+                      activation="relu", likelihood="cbernoulli", iwae_k=0)
+    assert m1m2_options_of(runs.make_config(**m1)) == dict(z1_dim=7, m1_hidden=[32], m1_epochs=2, m1_lr=1e-2,
+                                                           m1_batch_size=64, m1_activation="relu",
+                                                           likelihood="cbernoulli")

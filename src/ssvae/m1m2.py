@@ -40,6 +40,26 @@ M1_OPTIONS = {"z_dim": "z1_dim", "hidden": "m1_hidden", "epochs": "m1_epochs", "
               "batch_size": "m1_batch_size", "activation": "m1_activation", "likelihood": "likelihood"}
 
 
+def m1_run_config(config):
+    """The options of the VAE run that ``ssvae train --model m1m2`` with the full run ``config`` trains as M1.
+
+    M1 shares the m1m2 run's data and run options (dataset, binarization, seed, device, ...) and takes
+    its M1 options under the VAE's names (:data:`M1_OPTIONS`: ``z1_dim`` → ``z_dim``, ``m1_hidden`` →
+    ``hidden``, ``m1_epochs`` → ``epochs``, ...); it skips the IWAE log-likelihood (it is a stage, not
+    the result). Benchmarks that train M1 apart call this too, so their M1 is the one the CLI trains.
+    """
+    from ssvae import runs  # runs imports this module
+
+    m1 = {k: config[k] for k in runs.COMMON_DEFAULTS if k != "model"}
+    m1.update({k: config[v] for k, v in M1_OPTIONS.items()}, model="vae", iwae_k=0)
+    return m1
+
+
+def m1m2_options_of(m1_config):
+    """The M1 options of an m1m2 run (``z1_dim``, ``m1_hidden``, ...) whose M1 is the VAE run of ``m1_config``."""
+    return {m1m2_key: m1_config[m1_key] for m1_key, m1m2_key in M1_OPTIONS.items()}
+
+
 class M1M2(M2):
     """The stacked model: M1 (a VAE on pixels, frozen) + M2 on its codes.
 
@@ -149,11 +169,9 @@ class M1M2(M2):
         if config["m1"] is None:
             from ssvae import runs  # runs imports this module
 
-            m1_config = {k: config[k] for k in runs.COMMON_DEFAULTS if k != "model"}
-            m1_config.update({k: config[v] for k, v in M1_OPTIONS.items()}, model="vae", iwae_k=0)
             m1_dir = os.path.join(out, "m1")
             log(f"stage 1: training M1 (a VAE, z={config['z1_dim']}, {config['m1_epochs']} epochs) into {m1_dir}")
-            runs.train(m1_dir, m1_config, progress=progress, log=log)
+            runs.train(m1_dir, m1_run_config(config), progress=progress, log=log)
             config["m1"] = m1_dir
             save_json(os.path.join(out, "config.json"), config)
             self._load_m1_run(m1_dir, config["device"])

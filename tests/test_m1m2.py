@@ -171,3 +171,23 @@ def test_m1_run_config_is_the_vae_run_m1m2_trains():
     assert m1m2_options_of(runs.make_config(**m1)) == dict(z1_dim=7, m1_hidden=[32], m1_epochs=2, m1_lr=1e-2,
                                                            m1_batch_size=64, m1_activation="relu",
                                                            likelihood="cbernoulli")
+
+
+def test_label_spreading_classifies_codes_cut_off_from_every_label_by_the_nearest_labelled_code():
+    pytest.importorskip("sklearn")
+    import warnings
+
+    from ssvae.baseline import label_spreading_accuracy
+
+    # two labelled clusters (classes 0 and 1) and, far off, an unlabelled cluster of class 1 nearer to
+    # class 1's: its k-NN graph component holds no label, so its codes get no label mass
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [30.0, 0.0]])
+    features = (centres.repeat_interleave(30, 0) + 0.1 * torch.randn(90, 2, generator=generator))
+    y = torch.tensor([0] * 30 + [1] * 60)
+    labelled = torch.tensor([0, 1, 2, 30, 31, 32])
+    test = torch.tensor([[0.05, 0.0], [10.05, 0.0], [30.0, 0.05], [29.95, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0
+        accuracy = label_spreading_accuracy(features, y, labelled, test, torch.tensor([0, 1, 1, 1]), neighbours=5)
+    assert accuracy == 1.0  # scikit-learn's own predict calls the cut-off codes class 0: 0.5

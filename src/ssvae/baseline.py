@@ -7,6 +7,7 @@ the unlabelled images add.
 """
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -63,17 +64,29 @@ def label_spreading_accuracy(features, y, labelled, features_test, y_test, neigh
     """M1 + a transductive classifier: scikit-learn's ``LabelSpreading`` (k-NN graph) over the codes of
     all training images, labels on ``labelled`` only — the stand-in for the paper's TSVM.
 
+    A test code is classified by the label mass spread to its ``neighbours`` nearest training codes.
+    Codes in a part of the k-NN graph that holds no labelled code get no mass; a test code whose
+    neighbours all lie there takes the class of its nearest labelled code instead (scikit-learn
+    would divide 0 by 0 and call it class 0).
+
     Returns None if scikit-learn is not installed (``pip install 'ssvae[sklearn]'``).
     """
     try:
         from sklearn.semi_supervised import LabelSpreading
     except ImportError:
         return None
+    features, features_test, labelled = features.cpu(), features_test.cpu(), labelled.cpu()
     targets = torch.full((features.shape[0],), -1, dtype=torch.long)
-    targets[labelled.cpu()] = y[labelled].cpu()
+    targets[labelled] = y[labelled].cpu()
     model = LabelSpreading(kernel="knn", n_neighbors=neighbours, max_iter=100)
-    model.fit(features.cpu().numpy(), targets.numpy())
-    predicted = torch.as_tensor(model.predict(features_test.cpu().numpy()))
+    model.fit(features.numpy(), targets.numpy())
+    with np.errstate(invalid="ignore"):  # 0/0 for test codes without label mass: handled below
+        probabilities = torch.as_tensor(model.predict_proba(features_test.numpy()))
+    predicted = torch.as_tensor(model.classes_)[probabilities.argmax(-1)]
+    no_mass = ~torch.isfinite(probabilities).all(-1)
+    if no_mass.any():
+        nearest = torch.cdist(features_test[no_mass], features[labelled]).argmin(-1)
+        predicted[no_mass] = targets[labelled][nearest]
     return (predicted == y_test.cpu()).float().mean().item()
 
 

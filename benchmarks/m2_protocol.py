@@ -24,7 +24,9 @@ Finished runs with the same options are reused and shorter or interrupted ones c
 per-run files together (seeds run apart). Each per-run row records its run's options (the
 ``options`` column: the run's config.json but for seed, device and paths); a method whose runs
 at one N differ in them (e.g. epochs, α, binarization), or the same method, N and seed twice,
-is refused.
+is refused. Per-run files written before the options column merge with each other; with
+recorded ones only under ``--trust-unrecorded`` (their rows are taken to share the settings of the
+recorded rows of their cells: check the commands that made them).
 """
 import argparse
 import json
@@ -54,17 +56,22 @@ def run_options(run):
     return json.dumps({k: v for k, v in config.items() if k not in NOT_SETTINGS}, sort_keys=True)
 
 
-def summarize(per_run):
-    """The table of per-run rows (columns as in ``*_runs.csv``): mean ± std test accuracy per method and N."""
+def summarize(per_run, trust_unrecorded=False):
+    """The table of per-run rows (columns as in ``*_runs.csv``): mean ± std test accuracy per method and N.
+
+    Rows without ``options`` (files written before that column) are refused beside rows with them,
+    unless ``trust_unrecorded``.
+    """
     mixed = per_run.dropna(subset=["epochs"]).groupby("method")["epochs"].nunique()
     if (mixed > 1).any():
         raise SsvaeError(f"the runs of {', '.join(mixed[mixed > 1].index)} were trained for different numbers of "
                          "epochs; a table holds one setting only")
     if "options" in per_run:
         cells = per_run.groupby(["method", "labels"])["options"]
-        if cells.apply(lambda o: o.isna().any() and o.notna().any()).any():
+        if not trust_unrecorded and cells.apply(lambda o: o.isna().any() and o.notna().any()).any():
             raise SsvaeError("some per-run rows do not record their options (files written before the options "
-                             "column): re-run the protocol on their runs to write them again")
+                             "column): re-run the protocol on their runs to write them again, or pass "
+                             "--trust-unrecorded if you know they share the recorded rows' settings")
         differ = cells.nunique()
         if (differ > 1).any():
             method, n = differ[differ > 1].index[0]
@@ -123,6 +130,9 @@ def main():
     parser.add_argument("--merge", nargs="+", metavar="RUNS_CSV",
                         help="train nothing: the table of these per-run files (*_runs.csv) together, e.g. of seeds "
                              "run on different machines or in different sessions")
+    parser.add_argument("--trust-unrecorded", action="store_true",
+                        help="with --merge: take rows of per-run files written before the options column to share "
+                             "the settings of the recorded rows of their cells")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
     if args.merge:
@@ -130,7 +140,8 @@ def main():
         if missing:
             parser.error(f"no such per-run file: {', '.join(missing)}")
         try:
-            write_outputs(pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True), out)
+            write_outputs(pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True), out,
+                          args.trust_unrecorded)
         except SsvaeError as e:
             parser.error(str(e))
         return
@@ -168,9 +179,9 @@ def main():
     write_outputs(pd.DataFrame(rows), out)
 
 
-def write_outputs(per_run, out):
+def write_outputs(per_run, out, trust_unrecorded=False):
     """``OUT_runs.csv`` (per run), ``OUT.csv`` and ``OUT.md`` (the table); prints the table and a JSON line."""
-    table = summarize(per_run)
+    table = summarize(per_run, trust_unrecorded)
     atomic_write(out + "_runs.csv", lambda f: per_run.to_csv(f, index=False), binary=False)
     write_table(table, out)
     print(table.to_string(index=False))

@@ -85,7 +85,9 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
         return str(path)
 
     def merge(*paths):
-        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--merge", *paths, "--out", str(tmp_path / "t")])
+        flags = [p for p in paths if p.startswith("--")]
+        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--merge", *(p for p in paths if p not in flags),
+                                          *flags, "--out", str(tmp_path / "t")])
         m2_protocol.main()
 
     merge(per_run(0, 0.70, 0.72), per_run(1, 0.72, 0.76))
@@ -95,6 +97,11 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
     # files written before the options column still merge with each other
     merge(per_run(0, 0.70, 0.72, name="old_runs.csv"), per_run(1, 0.72, 0.76, name="old1_runs.csv"))
 
+    # with recorded ones, only when told to trust them (and recorded options must still agree)
+    old = per_run(1, 0.72, 0.76, name="old1_runs.csv")
+    merge(per_run(0, 0.70, 0.72), old, "--trust-unrecorded")
+    assert pd.read_csv(tmp_path / "t.csv").set_index("test accuracy % (mean ± std over seeds)").loc["M2", "seeds"] == 2
+
     os.remove(tmp_path / "t.csv")
     for paths, message in [((per_run(0, 0.7, 0.7), per_run(0, 0.7, 0.7)), "seed 0 is in the rows twice"),
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, epochs=15, name="e15_runs.csv")),
@@ -103,6 +110,8 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
                             "runs at N=100 were made with different options (binarize)"),
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, name="old_runs.csv")),
                             "do not record their options"),
+                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, binarize="dynamic", name="b_runs.csv"),
+                             per_run(2, 0.7, 0.7, name="old2_runs.csv"), "--trust-unrecorded"), "different options (binarize)"),
                            ((str(tmp_path / "absent.csv"),), "no such per-run file")]:
         with pytest.raises(SystemExit):
             merge(*paths)

@@ -26,7 +26,8 @@ per-run files together (seeds run apart). Each per-run row records its run's opt
 at one N differ in them (e.g. epochs, α, binarization), or the same method, N and seed twice,
 is refused. Per-run files written before the options column merge with each other; with
 recorded ones only under ``--trust-unrecorded`` (their rows are taken to share the settings of the
-recorded rows of their cells: check the commands that made them).
+recorded rows of their cells: check the commands that made them). ``--methods M ...`` keeps the
+rows of those methods only (e.g. M2 and the baseline from one set of files, the M1 rows from another).
 """
 import argparse
 import json
@@ -133,6 +134,8 @@ def main():
     parser.add_argument("--trust-unrecorded", action="store_true",
                         help="with --merge: take rows of per-run files written before the options column to share "
                              "the settings of the recorded rows of their cells")
+    parser.add_argument("--methods", nargs="+", metavar="METHOD", choices=[name for name, _, _ in METHODS],
+                        help="with --merge: the rows of these methods only (table row names, e.g. M2)")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
     if args.merge:
@@ -140,8 +143,10 @@ def main():
         if missing:
             parser.error(f"no such per-run file: {', '.join(missing)}")
         try:
-            write_outputs(pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True), out,
-                          args.trust_unrecorded)
+            per_run = pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True)
+            if args.methods:
+                per_run = per_run[per_run["method"].isin(args.methods)]
+            write_outputs(per_run.reset_index(drop=True), out, args.trust_unrecorded)
         except SsvaeError as e:
             parser.error(str(e))
         return

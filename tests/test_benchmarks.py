@@ -85,9 +85,9 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
         return str(path)
 
     def merge(*paths):
-        flags = [p for p in paths if p.startswith("--")]
-        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--merge", *(p for p in paths if p not in flags),
-                                          *flags, "--out", str(tmp_path / "t")])
+        files = [p for p in paths if p.endswith(".csv")]  # the rest: flags
+        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--merge", *files,
+                                          *(p for p in paths if p not in files), "--out", str(tmp_path / "t")])
         m2_protocol.main()
 
     merge(per_run(0, 0.70, 0.72), per_run(1, 0.72, 0.76))
@@ -101,6 +101,9 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
     old = per_run(1, 0.72, 0.76, name="old1_runs.csv")
     merge(per_run(0, 0.70, 0.72), old, "--trust-unrecorded")
     assert pd.read_csv(tmp_path / "t.csv").set_index("test accuracy % (mean ± std over seeds)").loc["M2", "seeds"] == 2
+    # --methods keeps those rows only
+    merge(per_run(0, 0.70, 0.72), per_run(1, 0.72, 0.76), "--methods", "M2")
+    assert list(pd.read_csv(tmp_path / "t.csv").iloc[:, 0]) == ["M2"] and len(pd.read_csv(tmp_path / "t_runs.csv")) == 2
 
     os.remove(tmp_path / "t.csv")
     for paths, message in [((per_run(0, 0.7, 0.7), per_run(0, 0.7, 0.7)), "seed 0 is in the rows twice"),

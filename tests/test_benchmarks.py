@@ -114,7 +114,8 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, name="old_runs.csv")),
                             "do not record their options"),
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, binarize="dynamic", name="b_runs.csv"),
-                             per_run(2, 0.7, 0.7, name="old2_runs.csv"), "--trust-unrecorded"), "different options (binarize)"),
+                             per_run(2, 0.7, 0.7, name="old2_runs.csv"), "--trust-unrecorded"),
+                            "different options (binarize)"),
                            ((str(tmp_path / "absent.csv"),), "no such per-run file")]:
         with pytest.raises(SystemExit):
             merge(*paths)

@@ -183,7 +183,7 @@ def test_label_spreading_classifies_codes_cut_off_from_every_label_by_the_neares
     # class 1's: its k-NN graph component holds no label, so its codes get no label mass
     generator = torch.Generator().manual_seed(0)
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [30.0, 0.0]])
-    features = (centres.repeat_interleave(30, 0) + 0.1 * torch.randn(90, 2, generator=generator))
+    features = centres.repeat_interleave(30, 0) + 0.1 * torch.randn(90, 2, generator=generator)
     y = torch.tensor([0] * 30 + [1] * 60)
     labelled = torch.tensor([0, 1, 2, 30, 31, 32])
     test = torch.tensor([[0.05, 0.0], [10.05, 0.0], [30.0, 0.05], [29.95, 0.0]])

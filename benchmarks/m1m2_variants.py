@@ -35,6 +35,8 @@ VARIANTS = {
     "z10": {"z_dim": 10},
     "z20": {"z_dim": 20},
     "z1_100": {"z1_dim": 100},
+    "lrd0.9": {"lr_decay": 0.9},
+    "lrd0.8": {"lr_decay": 0.8},
 }
 
 

@@ -47,9 +47,10 @@ def test_train_evaluate_sample_end_to_end(tmp_path, fmnist_small, capsys):
     assert open(out, "rb").read(4) == b"\x89PNG"
 
 
-def test_resume_continues_the_same_history(tmp_path, fmnist_small):
+@pytest.mark.parametrize("decay", [[], ["--lr-decay", "0.5"]], ids=["constant-lr", "lr-decay"])
+def test_resume_continues_the_same_history(tmp_path, fmnist_small, decay):
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-    common = ["--z-dim", "2", "--iwae-k", "0", *SMALL]
+    common = ["--z-dim", "2", "--iwae-k", "0", *decay, *SMALL]
     assert main(["train", "--out", straight, "--epochs", "3", *common]) == 0
     assert main(["train", "--out", resumed, "--epochs", "1", *common]) == 0
     assert len(_history(resumed)) == 1
@@ -57,6 +58,8 @@ def test_resume_continues_the_same_history(tmp_path, fmnist_small):
     pd.testing.assert_frame_equal(_history(straight), _history(resumed), rtol=1e-5)
     assert os.path.exists(os.path.join(resumed, "latent.png"))  # 2-D latent scatter
     assert json.load(open(os.path.join(resumed, "config.json")))["epochs"] == 3
+    if decay:  # the decayed rate is in the checkpoint: the resumed run goes on halving it
+        assert list(_history(resumed)["lr"]) == pytest.approx([1e-3, 5e-4, 2.5e-4])
 
 
 def test_checkpoint_round_trip_reproduces_outputs(tmp_path, binary_batch):
@@ -80,6 +83,8 @@ def test_bad_cli_input_gets_one_line_errors(tmp_path, fmnist_small, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--epochs", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "decay"), "--lr-decay", "1.5", *SMALL]) == 2
+    assert "it must be in (0, 1], got 1.5" in capsys.readouterr().err and not os.path.exists(tmp_path / "decay")
 
     run = str(tmp_path / "run")
     assert main(["train", "--out", run, "--epochs", "1", "--z-dim", "3", "--iwae-k", "0", *SMALL]) == 0

@@ -156,6 +156,20 @@ def test_labelled_batch_size_defaults_to_a_tenth_of_the_labels_up_to_100(binary_
     assert seen == [4, 4, 4]  # 40 labels: 4 per step, as many steps as unlabelled batches
 
 
+def test_lr_decay_lowers_the_rates_of_model_and_guide_each_epoch_and_survives_a_checkpoint(binary_batch, tmp_path):
+    m2 = M2(z_dim=Z, hidden=[32], classifier_hidden=[32], lr=1e-2, guide_lr=4e-2, lr_decay=0.5)
+    y = torch.arange(40) % K
+    m2.fit(binary_batch[:40], y, binary_batch[40:], epochs=2, batch_size=8, progress=False)
+    assert [row["lr"] for row in m2.history] == pytest.approx([1e-2, 5e-3])
+    assert [g["lr"] for g in m2.trainer.optimizer.param_groups] == pytest.approx([2.5e-3, 1e-2])  # θ, φ
+    m2.save(str(tmp_path / "m2.pt"))
+    loaded = M2.load(str(tmp_path / "m2.pt"))
+    assert loaded.config["lr_decay"] == 0.5
+    assert [g["lr"] for g in loaded.trainer.optimizer.param_groups] == pytest.approx([2.5e-3, 1e-2])
+    with pytest.raises(SsvaeError, match=r"must be in \(0, 1\], got 0"):
+        M2(z_dim=Z, hidden=[32], lr_decay=0)
+
+
 def test_seeded_baseline_depends_on_its_seed_alone_and_leaves_the_global_rng_alone(binary_batch):
     from ssvae.baseline import train_baseline
 

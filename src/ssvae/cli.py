@@ -124,6 +124,8 @@ def _add_train(sub):
     g.add_argument("--guide-lr", type=_positive_float, help="learning rate of the guide (default: --lr)")
     g.add_argument("--clip-norm", type=_positive_float, help="clip the gradient norm (adam) or each gradient "
                    "element (clipped-adam) at this value (default: no clipping; clipped-adam: 10)")
+    g.add_argument("--lr-decay", type=_positive_float, metavar="GAMMA", help="multiply the learning rates by GAMMA "
+                   "in (0, 1] after every epoch, e.g. 0.9 (default: constant)")
     g = p.add_argument_group("run")
     g.add_argument("--epochs", type=_positive_int, help=f"training epochs (default: {D['epochs']})")
     g.add_argument("--batch-size", type=_positive_int, help=f"minibatch size (m2: unlabelled images per step) "

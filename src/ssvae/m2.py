@@ -57,7 +57,7 @@ class M2(Estimator):
         ``alpha_per_image`` × the number of training images, fixed at the first fit.
     :param float alpha_per_image: see ``alpha`` (the paper: 0.1).
     :param str enumerate: how unlabelled y is summed out: ``"parallel"``, ``"sequential"``, ``"sample"``.
-    :param int num_particles, optimizer, lr, guide_lr, clip_norm: as for :class:`~ssvae.VAE`; the
+    :param int num_particles, optimizer, lr, guide_lr, clip_norm, lr_decay: as for :class:`~ssvae.VAE`; the
         default lr, 3e-3, learned the classifier fastest and was best on validation (see the README).
     """
 
@@ -66,28 +66,28 @@ class M2(Estimator):
     RUN_DEFAULTS = dict(z_dim=50, hidden=[500], classifier_hidden=[500], activation="softplus",
                         likelihood="bernoulli", guide="diagonal", rank=None, flow_steps=None, labels=100, alpha=None,
                         alpha_per_image=DEFAULT_ALPHA_PER_IMAGE, enumerate="parallel", num_particles=1,
-                        optimizer="adam", lr=DEFAULT_LR, guide_lr=None, clip_norm=None, batch_size=200,
+                        optimizer="adam", lr=DEFAULT_LR, guide_lr=None, clip_norm=None, lr_decay=None, batch_size=200,
                         labelled_batch_size=None, baseline=True)
     selection_metric = "val_accuracy"
 
     def __init__(self, x_dim=784, z_dim=50, num_classes=10, hidden=(500,), classifier_hidden=(500,),
                  activation="softplus", likelihood="bernoulli", guide="diagonal", rank=None, flow_steps=None, alpha=None,
                  alpha_per_image=DEFAULT_ALPHA_PER_IMAGE, enumerate="parallel", num_particles=1, optimizer="adam",
-                 lr=DEFAULT_LR, guide_lr=None, clip_norm=None, device="cpu"):
+                 lr=DEFAULT_LR, guide_lr=None, clip_norm=None, lr_decay=None, device="cpu"):
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), num_classes=int(num_classes),
                            hidden=[int(h) for h in hidden], classifier_hidden=[int(h) for h in classifier_hidden],
                            activation=activation, likelihood=likelihood, guide=guide_name(guide), rank=rank,
                            flow_steps=flow_steps, alpha=alpha,
                            alpha_per_image=float(alpha_per_image), enumerate=enumerate,
                            num_particles=int(num_particles), optimizer=optimizer, lr=float(lr),
-                           guide_lr=guide_lr, clip_norm=clip_norm)
+                           guide_lr=guide_lr, clip_norm=clip_norm, lr_decay=lr_decay)
         self.device = resolve_device(device)
         self.model = self.build_model().to(self.device)
         self.guide = self.build_guide().to(self.device)
         self.objective = SemiSupervisedELBO(self.model, self.guide, alpha if alpha is not None else 0.0,
                                             enumerate, num_particles)
         self.trainer = Trainer(self.model, self.guide, optimizer=optimizer, lr=lr, guide_lr=guide_lr,
-                               clip_norm=clip_norm, loss=self.objective)
+                               clip_norm=clip_norm, lr_decay=lr_decay, loss=self.objective)
 
     def build_model(self):
         """p(y) p(z) p_θ(x|y,z) from ``self.config``."""

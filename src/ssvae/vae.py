@@ -45,6 +45,7 @@ class VAE(Estimator):
     :param float lr: learning rate (θ, and φ unless ``guide_lr`` is set).
     :param float guide_lr: learning rate of the guide's φ.
     :param float clip_norm: gradient clipping threshold, or None.
+    :param float lr_decay: factor in (0, 1] on the learning rates after each epoch, or None (constant).
     :param str device: ``"cpu"`` or ``"cuda"``.
     """
 
@@ -52,11 +53,11 @@ class VAE(Estimator):
     #: ``ssvae train`` options of this model and their defaults
     RUN_DEFAULTS = dict(z_dim=50, hidden=[400], activation="tanh", likelihood="bernoulli", guide="diagonal",
                         rank=None, flow_steps=None, elbo="auto", num_particles=1, optimizer="adam", lr=1e-3,
-                        guide_lr=None, clip_norm=None, batch_size=128, iwae_k=100)
+                        guide_lr=None, clip_norm=None, lr_decay=None, batch_size=128, iwae_k=100)
 
     def __init__(self, x_dim=784, z_dim=50, hidden=(400,), activation="tanh", likelihood="bernoulli",
                  guide="diagonal", rank=None, flow_steps=None, elbo="auto", num_particles=1, optimizer="adam",
-                 lr=1e-3, guide_lr=None, clip_norm=None, device="cpu"):
+                 lr=1e-3, guide_lr=None, clip_norm=None, lr_decay=None, device="cpu"):
         self.device = resolve_device(device)
         self.model = VAEModel(x_dim, z_dim, hidden, activation, likelihood).to(self.device)
         self.guide = make_guide(guide, x_dim=x_dim, z_dim=z_dim, hidden=hidden, activation=activation, rank=rank,
@@ -71,9 +72,9 @@ class VAE(Estimator):
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
                            activation=activation, likelihood=likelihood, guide=guide_name(guide), rank=rank,
                            flow_steps=flow_steps, elbo=elbo, num_particles=int(num_particles), optimizer=optimizer,
-                           lr=float(lr), guide_lr=guide_lr, clip_norm=clip_norm)
+                           lr=float(lr), guide_lr=guide_lr, clip_norm=clip_norm, lr_decay=lr_decay)
         self.trainer = Trainer(self.model, self.guide, elbo=elbo, num_particles=num_particles, optimizer=optimizer,
-                               lr=lr, guide_lr=guide_lr, clip_norm=clip_norm)
+                               lr=lr, guide_lr=guide_lr, clip_norm=clip_norm, lr_decay=lr_decay)
 
     def fit(self, x, epochs=10, batch_size=128, dynamic_binarization=False, x_val=None, progress=True,
             on_epoch_end=None):

@@ -32,31 +32,41 @@ class Trainer:
     :param str elbo: ``"meanfield"`` (closed-form KL) or ``"trace"`` (Monte Carlo KL).
     :param int num_particles: samples of z per image and step (vectorized).
     :param str optimizer: ``"adam"`` or ``"clipped-adam"`` (Pyro's Adam with element-wise
-        gradient clipping at ``clip_norm`` and learning-rate decay ``lrd``).
+        gradient clipping at ``clip_norm``).
     :param float lr: learning rate of θ (and of φ unless ``guide_lr`` is given).
     :param float guide_lr: learning rate of φ.
     :param float clip_norm: clip the global gradient norm (Adam) or each gradient
         element (ClippedAdam) at this value; None for no clipping.
+    :param float lr_decay: multiply every learning rate by this factor in (0, 1] after each
+        epoch (``torch.optim.lr_scheduler.ExponentialLR``); None or 1 keeps them constant.
+        The history then records each epoch's ``lr``.
     """
 
     def __init__(self, model, guide, elbo="meanfield", num_particles=1, optimizer="adam", lr=1e-3,
-                 guide_lr=None, clip_norm=None, lrd=1.0, loss=None):
+                 guide_lr=None, clip_norm=None, lr_decay=None, loss=None):
         if optimizer not in OPTIMIZERS:
             raise SsvaeError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         for what, value in (("lr", lr), ("guide_lr", guide_lr), ("clip_norm", clip_norm)):
             if value is not None and not value > 0:
                 raise SsvaeError(f"{what} must be positive, got {value}")
+        if lr_decay is not None and not 0 < lr_decay <= 1:
+            raise SsvaeError(f"lr_decay multiplies the learning rates after every epoch: it must be in (0, 1], "
+                             f"got {lr_decay}")
         self.model, self.guide = model, guide
         self.loss = loss if loss is not None else make_elbo(elbo, num_particles, guide)(model, guide)
         # frozen weights (requires_grad=False, e.g. a trained M1 under M2) are left out
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr},
                   {"params": [p for p in guide.parameters() if p.requires_grad], "lr": guide_lr or lr}]
         if optimizer == "clipped-adam":
-            self.optimizer = ClippedAdam(groups, lr=lr, clip_norm=clip_norm or 10.0, lrd=lrd)
+            self.optimizer = ClippedAdam(groups, lr=lr, clip_norm=clip_norm or 10.0)
             self.clip_norm = None
         else:
             self.optimizer = torch.optim.Adam(groups, lr=lr)
             self.clip_norm = clip_norm
+        # the decayed rates live in the optimizer's param groups, so a checkpoint keeps them and
+        # the (chainable) exponential schedule goes on from there after a resume
+        self.scheduler = None if lr_decay in (None, 1) else torch.optim.lr_scheduler.ExponentialLR(
+            self.optimizer, gamma=lr_decay)
         self.history = []
         self._checked = False
 
@@ -117,6 +127,9 @@ class Trainer:
                 row.update({"train_" + key: value / steps for key, value in terms.items()})
             else:
                 row["train_elbo"] = -total / steps / num_data
+            if self.scheduler is not None:
+                row["lr"] = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
+                self.scheduler.step()
             if evaluate is not None:
                 row.update(evaluate(epoch))
             self.history.append(row)

@@ -22,7 +22,7 @@ Finished runs with the same options are reused and shorter or interrupted ones c
 (see ``common.train_or_reuse``), so an interrupted benchmark goes on where it stopped.
 ``--merge A_runs.csv B_runs.csv --out OUT`` trains nothing and writes the table of the
 per-run files together (seeds run apart). Each per-run row records its run's options (the
-``options`` column: the run's config.json but for seed, device and paths); a method whose runs
+``options`` column: the run's config.json but for seed, device, paths and unset options); a method whose runs
 at one N differ in them (e.g. epochs, α, binarization), or the same method, N and seed twice,
 is refused. Per-run files written before the options column merge with each other; with
 recorded ones only under ``--trust-unrecorded`` (their rows are taken to share the settings of the
@@ -53,8 +53,14 @@ NOT_SETTINGS = ("seed", "device", "m1", "data_dir", "download")
 
 def run_options(run):
     """The options of ``run`` that define its table cell, as one JSON string (see ``NOT_SETTINGS``)."""
-    config = runs.load_json(os.path.join(run, "config.json"))
-    return json.dumps({k: v for k, v in config.items() if k not in NOT_SETTINGS}, sort_keys=True)
+    return settings(runs.load_json(os.path.join(run, "config.json")))
+
+
+def settings(options):
+    """``options`` (a dict, or its JSON string) as a JSON string without ``NOT_SETTINGS`` and unset (None)
+    options, so that runs made before an option (off by default) existed compare equal to runs made after."""
+    options = json.loads(options) if isinstance(options, str) else options
+    return json.dumps({k: v for k, v in options.items() if k not in NOT_SETTINGS and v is not None}, sort_keys=True)
 
 
 def summarize(per_run, trust_unrecorded=False):
@@ -68,6 +74,7 @@ def summarize(per_run, trust_unrecorded=False):
         raise SsvaeError(f"the runs of {', '.join(mixed[mixed > 1].index)} were trained for different numbers of "
                          "epochs; a table holds one setting only")
     if "options" in per_run:
+        per_run = per_run.assign(options=per_run["options"].map(lambda o: settings(o) if isinstance(o, str) else o))
         cells = per_run.groupby(["method", "labels"])["options"]
         if not trust_unrecorded and cells.apply(lambda o: o.isna().any() and o.notna().any()).any():
             raise SsvaeError("some per-run rows do not record their options (files written before the options "
@@ -122,6 +129,8 @@ def main():
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where new runs train")
     parser.add_argument("--alpha-per-image", type=float)
+    parser.add_argument("--lr-decay", type=float, metavar="GAMMA", help="of M2 and of M2 on M1's codes (not of M1): "
+                        "multiply the learning rates by GAMMA after every epoch (default: constant)")
     parser.add_argument("--binarize", default=defaults["binarize"], choices=["dynamic", "static", "none"],
                         help="of every model's images (none: grey levels, with --likelihood cbernoulli or gaussian)")
     parser.add_argument("--likelihood", default=defaults["likelihood"], choices=["bernoulli", "cbernoulli", "gaussian"],
@@ -138,6 +147,11 @@ def main():
                         help="with --merge: the rows of these methods only (table row names, e.g. M2)")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
+    merge_only = [flag for flag, given in (("--methods", args.methods), ("--trust-unrecorded", args.trust_unrecorded))
+                  if given]
+    if merge_only and not args.merge:
+        parser.error(f"{' and '.join(merge_only)}: only used with --merge RUNS_CSV ...; add --merge with the per-run "
+                     "files to table, or leave them out to train")
     if args.merge:
         missing = [path for path in args.merge if not os.path.exists(path)]
         if missing:
@@ -166,7 +180,8 @@ def main():
                 run = os.path.join(args.runs, f"{args.dataset}-{model}-n{n}-s{seed}")
                 extra = stack if model == "m1m2" else {}
                 metrics = train_or_reuse(run, dict(common, model=model, labels=n, seed=seed, epochs=args.epochs,
-                                                   alpha_per_image=args.alpha_per_image, **extra))
+                                                   alpha_per_image=args.alpha_per_image, lr_decay=args.lr_decay,
+                                                   **extra))
                 options = run_options(run)
                 best, _ = best_and_last_epoch(run)
                 minutes = metrics["train_seconds"] / 60

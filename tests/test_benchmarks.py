@@ -66,9 +66,9 @@ def test_a_finished_run_is_reused_without_its_checkpoint_and_from_another_device
 
 def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch, capsys):
     """Seeds run apart (other machines, other sessions) make one table; mixed settings are refused."""
-    def per_run(seed, m2, m1m2, epochs=30, binarize="none", name=None):
+    def per_run(seed, m2, m1m2, epochs=30, binarize="none", name=None, **more):
         path = tmp_path / (name or f"s{seed}_runs.csv")
-        m2_options, m1m2_options = ({"binarize": binarize, "epochs": epochs, "model": model}
+        m2_options, m1m2_options = ({"binarize": binarize, "epochs": epochs, "model": model, **more}
                                     for model in ("m2", "m1m2"))
         frame = pd.DataFrame([
             {"method": "baseline (labelled only)", "labels": 100, "seed": seed, "test_accuracy": 0.68,
@@ -94,6 +94,8 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
     table = pd.read_csv(tmp_path / "t.csv").set_index("test accuracy % (mean ± std over seeds)")
     assert table.loc["M2", "N=100"] == "71.00 ± 1.41" and table.loc["M1+M2", "N=100"] == "74.00 ± 2.83"
     assert table.loc["M2", "seeds"] == 2 and len(pd.read_csv(tmp_path / "t_runs.csv")) == 6
+    # an option that is unset (None) compares equal to one that did not exist when a run was made
+    merge(per_run(0, 0.70, 0.72), per_run(1, 0.72, 0.76, name="new_runs.csv", lr_decay=None))
     # files written before the options column still merge with each other
     merge(per_run(0, 0.70, 0.72, name="old_runs.csv"), per_run(1, 0.72, 0.76, name="old1_runs.csv"))
 
@@ -111,6 +113,8 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
                             "different numbers of epochs"),
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, binarize="dynamic", name="b_runs.csv")),
                             "runs at N=100 were made with different options (binarize)"),
+                           ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, name="d_runs.csv", lr_decay=0.9)),
+                            "different options (lr_decay)"),
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, name="old_runs.csv")),
                             "do not record their options"),
                            ((per_run(0, 0.7, 0.7), per_run(1, 0.7, 0.7, binarize="dynamic", name="b_runs.csv"),
@@ -120,6 +124,12 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
         with pytest.raises(SystemExit):
             merge(*paths)
         assert message in capsys.readouterr().err and not os.path.exists(tmp_path / "t.csv")
+    # the merge-only options are refused, not ignored, when training
+    for flags in (["--methods", "M2"], ["--trust-unrecorded"]):
+        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--models", "m2", "--runs", str(tmp_path / "r"), *flags])
+        with pytest.raises(SystemExit):
+            m2_protocol.main()
+        assert f"{flags[0]}: only used with --merge" in capsys.readouterr().err and not os.path.exists(tmp_path / "r")
 
 
 def test_protocol_trains_m1_as_the_cli_would_and_m1m2_on_it(tmp_path, monkeypatch, capsys, fmnist_small):

@@ -22,10 +22,10 @@ Finished runs with the same options are reused and shorter or interrupted ones c
 (see ``common.train_or_reuse``), so an interrupted benchmark goes on where it stopped.
 ``--merge A_runs.csv B_runs.csv --out OUT`` trains nothing and writes the table of the
 per-run files together (seeds run apart). Each per-run row records its run's options (the
-``options`` column: the run's config.json but for seed, device, paths and unset options); a method whose runs
-at one N differ in them (e.g. epochs, α, binarization), or the same method, N and seed twice,
-is refused. Per-run files written before the options column merge with each other; with
-recorded ones only under ``--trust-unrecorded`` (their rows are taken to share the settings of the
+``options`` column: the run's config.json but for seed, device and paths); a method whose runs
+at one N differ in them (e.g. epochs, α, binarization; unset options count as absent), or the
+same method, N and seed twice, is refused. Per-run files written before the options column merge
+with each other; with recorded ones only under ``--trust-unrecorded`` (their rows are taken to share the settings of the
 recorded rows of their cells: check the commands that made them). ``--methods M ...`` keeps the
 rows of those methods only (e.g. M2 and the baseline from one set of files, the M1 rows from another).
 """
@@ -53,14 +53,14 @@ NOT_SETTINGS = ("seed", "device", "m1", "data_dir", "download")
 
 def run_options(run):
     """The options of ``run`` that define its table cell, as one JSON string (see ``NOT_SETTINGS``)."""
-    return settings(runs.load_json(os.path.join(run, "config.json")))
+    config = runs.load_json(os.path.join(run, "config.json"))
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_SETTINGS}, sort_keys=True)
 
 
 def settings(options):
-    """``options`` (a dict, or its JSON string) as a JSON string without ``NOT_SETTINGS`` and unset (None)
-    options, so that runs made before an option (off by default) existed compare equal to runs made after."""
-    options = json.loads(options) if isinstance(options, str) else options
-    return json.dumps({k: v for k, v in options.items() if k not in NOT_SETTINGS and v is not None}, sort_keys=True)
+    """A per-run row's ``options`` (JSON) without unset (None) options, for comparing: runs made before
+    an option (off by default) existed then compare equal to runs made after."""
+    return json.dumps({k: v for k, v in json.loads(options).items() if v is not None}, sort_keys=True)
 
 
 def summarize(per_run, trust_unrecorded=False):

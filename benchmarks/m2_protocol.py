@@ -28,6 +28,9 @@ same method, N and seed twice, is refused. Per-run files written before the opti
 with each other; with recorded ones only under ``--trust-unrecorded`` (their rows are taken to share the settings of the
 recorded rows of their cells: check the commands that made them). ``--methods M ...`` keeps the
 rows of those methods only (e.g. M2 and the baseline from one set of files, the M1 rows from another).
+``--select-on-validation`` lets a method's runs at one N come with several settings (e.g. runs
+with and without ``--lr-decay``) and keeps, per method and N, the setting with the higher mean
+best validation accuracy over seeds; the choices go to ``OUT_selection.csv``/``.md``.
 """
 import argparse
 import json
@@ -63,6 +66,52 @@ def settings(options):
     return json.dumps({k: v for k, v in json.loads(options).items() if v is not None}, sort_keys=True)
 
 
+def select_on_validation(per_run):
+    """Per method and N, the rows of the setting with the best mean validation accuracy, and a table of the choice.
+
+    Where the runs of a method at one N were made with more than one setting (e.g. with and without
+    ``--lr-decay``), the setting whose runs reach the higher best validation accuracy on average over
+    seeds is kept; the test set takes no part. Every setting of such a cell must have been run on the
+    same seeds and record ``best_val_accuracy``.
+    """
+    if "options" not in per_run:
+        return per_run, pd.DataFrame()
+    per_run = per_run.assign(setting=per_run["options"].map(lambda o: settings(o) if isinstance(o, str) else o))
+    keep, choices = [], []
+    for (method, n), cell in per_run.groupby(["method", "labels"], sort=False):
+        groups = dict(list(cell.groupby("setting")))  # recorded settings only
+        if len(groups) <= 1:
+            keep.append(cell)
+            continue
+        if cell["setting"].isna().any():
+            raise SsvaeError(f"some {method} rows at N={n} do not record their options (files written before the "
+                             "options column), so which setting they belong to is unknown: re-run the protocol on "
+                             "their runs, or leave them out")
+        options = {setting: json.loads(setting) for setting in groups}
+        keys = differing_options(options.values())
+        described = {setting: ", ".join(f"{k}={o.get(k, 'unset')}" for k in keys) for setting, o in options.items()}
+        seeds = {setting: tuple(sorted(rows["seed"])) for setting, rows in groups.items()}
+        if len(set(seeds.values())) > 1 or cell.get("best_val_accuracy", pd.Series([None])).isna().any():
+            raise SsvaeError(f"cannot choose between the settings of the {method} runs at N={n} "
+                             f"({'; '.join(described.values())}) on validation: each must be run on the same seeds and "
+                             "record best_val_accuracy (per-run files written since that column; re-run the protocol "
+                             "on older runs to write them again)")
+        val = {setting: rows["best_val_accuracy"].mean() for setting, rows in groups.items()}
+        chosen = max(val, key=val.get)
+        keep.append(groups[chosen])
+        choices += [{"method": method, "labels": n, "setting": described[setting], "seeds": len(rows),
+                     "mean best val %": round(100 * val[setting], 2),
+                     "mean test %": round(100 * rows["test_accuracy"].mean(), 2), "chosen": setting == chosen}
+                    for setting, rows in groups.items()]
+    return pd.concat(keep).drop(columns="setting"), pd.DataFrame(choices)
+
+
+def differing_options(options):
+    """The keys (sorted) whose values differ between the option dicts ``options``; absent keys count as None."""
+    options = list(options)
+    return sorted(k for k in set().union(*options) if len({json.dumps(o.get(k)) for o in options}) > 1)
+
+
 def summarize(per_run, trust_unrecorded=False):
     """The table of per-run rows (columns as in ``*_runs.csv``): mean ± std test accuracy per method and N.
 
@@ -85,7 +134,7 @@ def summarize(per_run, trust_unrecorded=False):
             method, n = differ[differ > 1].index[0]
             options = [json.loads(o) for o in per_run.loc[(per_run.method == method) & (per_run.labels == n),
                                                           "options"].dropna().unique()]
-            keys = sorted(k for k in set().union(*options) if len({json.dumps(o.get(k)) for o in options}) > 1)
+            keys = differing_options(options)
             raise SsvaeError(f"the {method} runs at N={n} were made with different options ({', '.join(keys)}); "
                              "a table holds one setting only")
     repeated = per_run.duplicated(["method", "labels", "seed"])
@@ -145,10 +194,14 @@ def main():
                              "the settings of the recorded rows of their cells")
     parser.add_argument("--methods", nargs="+", metavar="METHOD", choices=[name for name, _, _ in METHODS],
                         help="with --merge: the rows of these methods only (table row names, e.g. M2)")
+    parser.add_argument("--select-on-validation", action="store_true",
+                        help="with --merge: where a method's runs at one N were made with different settings (e.g. "
+                             "with and without --lr-decay), keep the setting with the best mean validation accuracy "
+                             "(choices in OUT_selection.csv/.md)")
     args = parser.parse_args()
     out = args.out or f"benchmarks/results/m2_protocol_{args.dataset}"
-    merge_only = [flag for flag, given in (("--methods", args.methods), ("--trust-unrecorded", args.trust_unrecorded))
-                  if given]
+    merge_only = [flag for flag, given in (("--methods", args.methods), ("--trust-unrecorded", args.trust_unrecorded),
+                                           ("--select-on-validation", args.select_on_validation)) if given]
     if merge_only and not args.merge:
         parser.error(f"{' and '.join(merge_only)}: only used with --merge RUNS_CSV ...; add --merge with the per-run "
                      "files to table, or leave them out to train")
@@ -160,7 +213,14 @@ def main():
             per_run = pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True)
             if args.methods:
                 per_run = per_run[per_run["method"].isin(args.methods)]
+            if args.select_on_validation:
+                per_run, choices = select_on_validation(per_run)
             write_outputs(per_run.reset_index(drop=True), out, args.trust_unrecorded)
+            if args.select_on_validation and choices.empty:
+                print("--select-on-validation: every method has one setting per N; nothing to choose")
+            elif args.select_on_validation:
+                write_table(choices, out + "_selection")
+                print(choices.to_string(index=False))
         except SsvaeError as e:
             parser.error(str(e))
         return
@@ -191,6 +251,7 @@ def main():
                     rows.append({"method": method, "labels": n, "seed": seed,
                                  "test_accuracy": float(best.test_accuracy) if key is None else metrics[key],
                                  "best_epoch": int(best.epoch) if key is None else None,
+                                 "best_val_accuracy": float(best.val_accuracy) if key is None else None,
                                  "epochs": int(metrics["epochs"]) if key is None else None,
                                  "train_minutes": round(minutes, 2) if key is None else None,
                                  "m1_train_minutes": round(m1_metrics["train_seconds"] / 60, 2)

@@ -125,11 +125,63 @@ def test_protocol_merges_per_run_files_of_different_seeds(tmp_path, monkeypatch,
             merge(*paths)
         assert message in capsys.readouterr().err and not os.path.exists(tmp_path / "t.csv")
     # the merge-only options are refused, not ignored, when training
-    for flags in (["--methods", "M2"], ["--trust-unrecorded"]):
+    for flags in (["--methods", "M2"], ["--trust-unrecorded"], ["--select-on-validation"]):
         monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--models", "m2", "--runs", str(tmp_path / "r"), *flags])
         with pytest.raises(SystemExit):
             m2_protocol.main()
         assert f"{flags[0]}: only used with --merge" in capsys.readouterr().err and not os.path.exists(tmp_path / "r")
+
+
+def test_protocol_selects_each_cells_setting_on_validation_never_on_test(tmp_path, monkeypatch, capsys):
+    """Runs with and without a learning-rate decay: per N the setting of higher mean validation accuracy is kept."""
+    def per_run(name, rows, lr_decay=None, options=True):
+        frame = pd.DataFrame([{"method": "M1+M2", "labels": n, "seed": seed, "test_accuracy": test,
+                               "best_val_accuracy": val, "best_epoch": 10, "epochs": 30, "train_minutes": 10.0,
+                               "m1_train_minutes": 9.0,
+                               "options": json.dumps({"model": "m1m2", "epochs": 30, "lr_decay": lr_decay})}
+                              for n, seed, val, test in rows])
+        (frame.drop(columns="options") if not options else frame).to_csv(tmp_path / name, index=False)
+        return str(tmp_path / name)
+
+    def merge(*paths):
+        monkeypatch.setattr(sys, "argv", ["m2_protocol.py", "--merge", *paths, "--select-on-validation",
+                                          "--out", str(tmp_path / "t")])
+        m2_protocol.main()
+
+    constant = per_run("c_runs.csv", [(100, 0, 0.76, 0.75), (100, 1, 0.78, 0.77), (3000, 0, 0.85, 0.86),
+                                      (3000, 1, 0.85, 0.86)])
+    # the decay: worse on validation at N = 100; better on validation (though worse on test) at N = 3000
+    decay = per_run("d_runs.csv", [(100, 0, 0.75, 0.79), (100, 1, 0.77, 0.79), (3000, 0, 0.86, 0.84),
+                                   (3000, 1, 0.87, 0.84)], lr_decay=0.9)
+    merge(constant, decay)
+    table = pd.read_csv(tmp_path / "t.csv").set_index("test accuracy % (mean ± std over seeds)")
+    assert table.loc["M1+M2", "N=100"] == "76.00 ± 1.41" and table.loc["M1+M2", "N=3000"] == "84.00 ± 0.00"
+    chosen = pd.read_csv(tmp_path / "t_runs.csv")
+    assert len(chosen) == 4 and {(n, json.loads(o)["lr_decay"]) for n, o in zip(chosen.labels, chosen.options)} \
+        == {(100, None), (3000, 0.9)}
+    selection = pd.read_csv(tmp_path / "t_selection.csv")
+    assert list(selection.columns) == ["method", "labels", "setting", "seeds", "mean best val %", "mean test %",
+                                       "chosen"]
+    assert selection.set_index(["labels", "setting"])["chosen"].to_dict() == {
+        (100, "lr_decay=unset"): True, (100, "lr_decay=0.9"): False,
+        (3000, "lr_decay=unset"): False, (3000, "lr_decay=0.9"): True}
+    assert selection.set_index(["labels", "setting"]).loc[(3000, "lr_decay=0.9"), "mean best val %"] == 86.5
+
+    # one setting per cell: nothing to choose, nothing written beside the table
+    os.remove(tmp_path / "t_selection.csv")
+    merge(constant)
+    assert "nothing to choose" in capsys.readouterr().out and not os.path.exists(tmp_path / "t_selection.csv")
+
+    os.remove(tmp_path / "t.csv")
+    other_seeds = per_run("s_runs.csv", [(100, 0, 0.75, 0.79), (100, 2, 0.77, 0.79)], lr_decay=0.9)
+    no_val = per_run("v_runs.csv", [(100, 0, None, 0.79), (100, 1, None, 0.79)], lr_decay=0.9)
+    unrecorded = per_run("u_runs.csv", [(100, 2, 0.75, 0.79)], options=False)
+    for paths, message in [((constant, other_seeds), "each must be run on the same seeds"),
+                           ((constant, no_val), "record best_val_accuracy"),
+                           ((constant, decay, unrecorded), "do not record their options")]:
+        with pytest.raises(SystemExit):
+            merge(*paths)
+        assert message in capsys.readouterr().err and not os.path.exists(tmp_path / "t.csv")
 
 
 def test_protocol_trains_m1_as_the_cli_would_and_m1m2_on_it(tmp_path, monkeypatch, capsys, fmnist_small):
@@ -149,6 +201,8 @@ def test_protocol_trains_m1_as_the_cli_would_and_m1m2_on_it(tmp_path, monkeypatc
     per_run = pd.read_csv(out + "_runs.csv")
     assert set(per_run["method"]) == {"M1 + linear", "M1 + MLP", "M1 + label spreading", "M1+M2"}
     assert json.loads(per_run["options"].iloc[-1])["m1_hidden"] == [16]
+    # M1+M2's row records the validation accuracy it was selected at; the M1 + classifier rows have none
+    assert 0 < per_run["best_val_accuracy"].iloc[-1] <= 1 and per_run["best_val_accuracy"].iloc[:-1].isna().all()
     capsys.readouterr()
     m2_protocol.main()
     printed = capsys.readouterr().out

@@ -62,7 +62,10 @@ def run_options(run):
 
 def settings(options):
     """A per-run row's ``options`` (JSON) without unset (None) options, for comparing: runs made before
-    an option (off by default) existed then compare equal to runs made after."""
+    an option (off by default) existed then compare equal to runs made after. A row that records no
+    options (NaN: files written before that column) stays as it is."""
+    if not isinstance(options, str):
+        return options
     return json.dumps({k: v for k, v in json.loads(options).items() if v is not None}, sort_keys=True)
 
 
@@ -76,7 +79,7 @@ def select_on_validation(per_run):
     """
     if "options" not in per_run:
         return per_run, pd.DataFrame()
-    per_run = per_run.assign(setting=per_run["options"].map(lambda o: settings(o) if isinstance(o, str) else o))
+    per_run = per_run.assign(setting=per_run["options"].map(settings))
     keep, choices = [], []
     for (method, n), cell in per_run.groupby(["method", "labels"], sort=False):
         groups = dict(list(cell.groupby("setting")))  # recorded settings only
@@ -91,7 +94,7 @@ def select_on_validation(per_run):
         keys = differing_options(options.values())
         described = {setting: ", ".join(f"{k}={o.get(k, 'unset')}" for k in keys) for setting, o in options.items()}
         seeds = {setting: tuple(sorted(rows["seed"])) for setting, rows in groups.items()}
-        if len(set(seeds.values())) > 1 or cell.get("best_val_accuracy", pd.Series([None])).isna().any():
+        if len(set(seeds.values())) > 1 or "best_val_accuracy" not in cell or cell["best_val_accuracy"].isna().any():
             raise SsvaeError(f"cannot choose between the settings of the {method} runs at N={n} "
                              f"({'; '.join(described.values())}) on validation: each must be run on the same seeds and "
                              "record best_val_accuracy (per-run files written since that column; re-run the protocol "
@@ -123,7 +126,7 @@ def summarize(per_run, trust_unrecorded=False):
         raise SsvaeError(f"the runs of {', '.join(mixed[mixed > 1].index)} were trained for different numbers of "
                          "epochs; a table holds one setting only")
     if "options" in per_run:
-        per_run = per_run.assign(options=per_run["options"].map(lambda o: settings(o) if isinstance(o, str) else o))
+        per_run = per_run.assign(options=per_run["options"].map(settings))
         cells = per_run.groupby(["method", "labels"])["options"]
         if not trust_unrecorded and cells.apply(lambda o: o.isna().any() and o.notna().any()).any():
             raise SsvaeError("some per-run rows do not record their options (files written before the options "
